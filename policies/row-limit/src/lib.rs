@@ -1,0 +1,242 @@
+//! `row-limit`: every query returns at most `max_rows` rows.
+//!
+//! The outermost query (the one whose rows are returned) is bounded: without a LIMIT it gets
+//! `LIMIT max_rows`; a literal LIMIT or `FETCH FIRST n ROWS ONLY` above `max_rows` is lowered to
+//! it; one at or below it is left alone. A count that is not a literal number (`LIMIT $1`,
+//! `LIMIT 10 + 5`) is rejected rather than replaced, because replacing it would silently change
+//! what the query means; `FETCH … WITH TIES` (which may return more than n rows) and `PERCENT`
+//! are rejected for the same reason. `LIMIT ALL` and `LIMIT NULL` mean no limit and are replaced.
+//! EXPLAIN and SHOW are allowed unchanged: they return no table rows.
+
+use querygate_policy::sqlparser::ast::{self, Expr, LimitClause, Query, Value};
+use querygate_policy::{Context, Policy, Statement, StatementExt, StatementKind, Verdict};
+use serde::Deserialize;
+
+/// `[policy.config]` of `row-limit`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Config {
+    /// The most rows a query may return. Default 1000.
+    #[serde(default = "default_max_rows")]
+    max_rows: u64,
+}
+
+fn default_max_rows() -> u64 {
+    1000
+}
+
+/// The `row-limit` policy.
+pub struct RowLimit;
+
+impl Policy for RowLimit {
+    fn evaluate(statement: &Statement, context: &Context) -> Verdict {
+        let config: Config = match querygate_policy::config(context) {
+            Ok(config) => config,
+            Err(reason) => return Verdict::Reject(reason),
+        };
+        if config.max_rows == 0 {
+            return Verdict::Reject("invalid policy config: `max_rows` must be at least 1".into());
+        }
+        if statement.kind != StatementKind::Query {
+            return Verdict::Allow;
+        }
+        let mut tree = match statement.ast() {
+            Ok(tree) => tree,
+            Err(reason) => return Verdict::Reject(reason),
+        };
+        let ast::Statement::Query(query) = &mut tree else {
+            return Verdict::Reject("row-limit: a query statement has no query".into());
+        };
+        match bound(query, config.max_rows) {
+            Ok(()) => querygate_policy::ast::rewrite(statement, &tree),
+            Err(reason) => Verdict::Reject(reason),
+        }
+    }
+}
+
+querygate_policy::export_policy!(RowLimit);
+
+/// Makes `query` return at most `max` rows, or says why that cannot be done faithfully.
+fn bound(query: &mut Query, max: u64) -> Result<(), String> {
+    if let Some(fetch) = &mut query.fetch {
+        if fetch.percent {
+            return Err(format!(
+                "`FETCH FIRST … PERCENT` cannot be bounded: use `LIMIT n` with n at most {max}"
+            ));
+        }
+        if fetch.with_ties {
+            return Err(format!(
+                "`FETCH … WITH TIES` can return more rows than asked for: use `ROWS ONLY` or \
+                 `LIMIT n` with n at most {max}"
+            ));
+        }
+        // `FETCH FIRST ROW ONLY` (no quantity) is one row.
+        if let Some(quantity) = &mut fetch.quantity {
+            clamp(quantity, max)?;
+        }
+    }
+    match &mut query.limit_clause {
+        Some(LimitClause::LimitOffset { limit: Some(limit), .. })
+        | Some(LimitClause::OffsetCommaLimit { limit, .. }) => {
+            if is_null(limit) {
+                *limit = number(max);
+                Ok(())
+            } else {
+                clamp(limit, max)
+            }
+        }
+        // LIMIT ALL, or only an OFFSET.
+        Some(LimitClause::LimitOffset { limit: limit @ None, .. }) => {
+            if query.fetch.is_none() {
+                *limit = Some(number(max));
+            }
+            Ok(())
+        }
+        None => {
+            if query.fetch.is_none() {
+                query.limit_clause = Some(LimitClause::LimitOffset {
+                    limit: Some(number(max)),
+                    offset: None,
+                    limit_by: Vec::new(),
+                });
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Lowers a literal row count above `max` to `max`; refuses anything but a literal.
+fn clamp(count: &mut Expr, max: u64) -> Result<(), String> {
+    let literal = match count {
+        Expr::Value(value) => match &value.value {
+            Value::Number(digits, _) => digits.parse::<u64>().ok(),
+            _ => None,
+        },
+        _ => None,
+    };
+    match literal {
+        Some(rows) if rows <= max => Ok(()),
+        Some(_) => {
+            *count = number(max);
+            Ok(())
+        }
+        None => Err(format!(
+            "the row count `{count}` is not a literal number: write `LIMIT n` with n at most {max}"
+        )),
+    }
+}
+
+fn is_null(expr: &Expr) -> bool {
+    matches!(expr, Expr::Value(value) if value.value == Value::Null)
+}
+
+fn number(rows: u64) -> Expr {
+    Expr::value(Value::Number(rows.to_string(), false))
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use std::path::Path;
+
+    use querygate_policy::testing::{self, cases};
+
+    use super::*;
+
+    fn evaluate(sql: &str, config: &str) -> Verdict {
+        RowLimit::evaluate(&testing::statement(sql), &testing::context(config))
+    }
+
+    fn rewritten(sql: &str) -> String {
+        match evaluate(sql, r#"{"max_rows": 100}"#) {
+            Verdict::Rewrite(sql) => sql,
+            other => panic!("`{sql}`: expected a rewrite, got {other:?}"),
+        }
+    }
+
+    fn rejected(sql: &str) -> String {
+        match evaluate(sql, r#"{"max_rows": 100}"#) {
+            Verdict::Reject(reason) => reason,
+            other => panic!("`{sql}`: expected a rejection, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn cases_file() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+        cases::run(
+            &dir.join("../querygate.toml"),
+            &dir.join("../schema.sql"),
+            &dir.join("cases.toml"),
+            &[("row-limit", RowLimit::evaluate)],
+        );
+    }
+
+    #[test]
+    fn the_default_is_a_thousand_rows() {
+        assert_eq!(
+            evaluate("select * from t", "{}"),
+            Verdict::Rewrite("SELECT * FROM t LIMIT 1000".into())
+        );
+    }
+
+    #[test]
+    fn a_limit_at_the_maximum_is_allowed_and_one_above_is_lowered() {
+        assert_eq!(evaluate("select * from t limit 100", r#"{"max_rows": 100}"#), Verdict::Allow);
+        assert_eq!(rewritten("select * from t limit 101"), "SELECT * FROM t LIMIT 100");
+    }
+
+    #[test]
+    fn offsets_and_limit_all_keep_their_offset() {
+        assert_eq!(rewritten("select * from t offset 5"), "SELECT * FROM t LIMIT 100 OFFSET 5");
+        assert_eq!(rewritten("select * from t limit all offset 5"), "SELECT * FROM t LIMIT 100 OFFSET 5");
+        assert_eq!(rewritten("select * from t limit null"), "SELECT * FROM t LIMIT 100");
+    }
+
+    #[test]
+    fn fetch_first_is_bounded_like_limit() {
+        assert_eq!(
+            rewritten("select * from t fetch first 500 rows only"),
+            "SELECT * FROM t FETCH FIRST 100 ROWS ONLY"
+        );
+        assert_eq!(evaluate("select * from t fetch first row only", "{}"), Verdict::Allow);
+        assert!(rejected("select * from t order by a fetch first 5 rows with ties").contains("WITH TIES"));
+    }
+
+    #[test]
+    fn a_count_that_is_not_a_literal_is_rejected() {
+        for sql in ["select * from t limit $1", "select * from t limit 10 + 5", "select * from t limit '5'"] {
+            assert!(rejected(sql).contains("is not a literal number"), "{sql}");
+        }
+        assert!(rejected("select * from t limit 1e3").contains("`1e3`"));
+    }
+
+    #[test]
+    fn only_the_outermost_query_is_bounded() {
+        assert_eq!(
+            rewritten("select * from (select * from t limit 5000) s"),
+            "SELECT * FROM (SELECT * FROM t LIMIT 5000) AS s LIMIT 100"
+        );
+        assert_eq!(
+            rewritten("select a from t union all select a from u"),
+            "SELECT a FROM t UNION ALL SELECT a FROM u LIMIT 100"
+        );
+    }
+
+    #[test]
+    fn explain_and_show_are_allowed() {
+        assert_eq!(evaluate("explain select * from t", "{}"), Verdict::Allow);
+        assert_eq!(evaluate("show search_path", "{}"), Verdict::Allow);
+    }
+
+    #[test]
+    fn a_bad_config_rejects_every_statement() {
+        let Verdict::Reject(reason) = evaluate("select 1", r#"{"max_row": 5}"#) else {
+            panic!("expected a rejection");
+        };
+        assert!(reason.starts_with("invalid policy config: unknown field `max_row`"), "{reason}");
+        assert_eq!(
+            evaluate("select 1", r#"{"max_rows": 0}"#),
+            Verdict::Reject("invalid policy config: `max_rows` must be at least 1".into())
+        );
+    }
+}

@@ -1,0 +1,241 @@
+//! The statement's syntax tree, for policies that rewrite (feature `ast`).
+//!
+//! The host sends the tree it checked as JSON (`Statement::ast_json`, the serde format of
+//! sqlparser 0.64); [`crate::StatementExt::ast`] reads it back, a policy changes it, typically with
+//! sqlparser's `VisitorMut`, and answers with [`rewrite`]. The guest never parses SQL text, which
+//! is both faster and safer: the tree it edits is exactly the one the host checked.
+//!
+//! Rendering with `to_string()` gives sqlparser's canonical SQL, the same form the host shows and
+//! runs: `select * from t limit 5` comes back as `SELECT * FROM t LIMIT 5`.
+
+use sqlparser::ast::{Ident, ObjectName, ObjectNamePart, Query};
+
+use crate::{Statement, Verdict};
+
+/// Reads the host's JSON syntax tree.
+///
+/// serde_json stops at 128 levels of nesting, which a left-deep chain of about fifty `AND`s
+/// reaches; such a statement gets an error (and the policy should reject it) rather than a guest
+/// stack overflow.
+pub(crate) fn parse_ast_json(json: &str) -> Result<sqlparser::ast::Statement, String> {
+    serde_json::from_str(json).map_err(|error| {
+        if error.to_string().starts_with("recursion limit exceeded") {
+            "the statement is nested too deeply for this policy to read; split it into simpler \
+             statements"
+                .to_owned()
+        } else {
+            format!("cannot read the statement's syntax tree: {error}")
+        }
+    })
+}
+
+/// The verdict for a possibly changed tree: [`Verdict::Allow`] when it renders to the statement's
+/// own SQL, else [`Verdict::Rewrite`] with the new rendering. Use it so that a policy whose
+/// change is already in place (a LIMIT that is already low enough) allows rather than rewrites.
+pub fn rewrite(statement: &Statement, tree: &sqlparser::ast::Statement) -> Verdict {
+    let sql = tree.to_string();
+    if sql == statement.sql {
+        Verdict::Allow
+    } else {
+        Verdict::Rewrite(sql)
+    }
+}
+
+/// An identifier as PostgreSQL resolves it: unquoted names fold to lower case, quoted ones stay.
+pub fn folded(ident: &Ident) -> String {
+    match ident.quote_style {
+        Some(_) => ident.value.clone(),
+        None => ident.value.to_lowercase(),
+    }
+}
+
+/// The parts of an object name, folded as PostgreSQL does (`hr."Employees"` gives `hr`,
+/// `Employees`); `None` when a part is not a plain identifier.
+pub fn folded_parts(name: &ObjectName) -> Option<Vec<String>> {
+    name.0
+        .iter()
+        .map(|part| match part {
+            ObjectNamePart::Identifier(ident) => Some(folded(ident)),
+            ObjectNamePart::Function(_) => None,
+        })
+        .collect()
+}
+
+/// Which WITH names are in scope at the point a visitor has reached, so that a policy can tell a
+/// table from a common table expression of the same name.
+///
+/// Call [`CteScope::enter`] from `pre_visit_query` and [`CteScope::leave`] from
+/// `post_visit_query`; then [`CteScope::is_cte`] answers for any table name visited in between.
+/// It follows PostgreSQL's rules: the main query of `WITH a AS (…), b AS (…)` sees `a` and `b`;
+/// the body of `b` sees only `a` (so `WITH employees AS (SELECT * FROM employees …)` reads the
+/// table inside); with `WITH RECURSIVE`, every body sees every name. It relies on sqlparser
+/// visiting a query's WITH clause, body by body, before the rest of the query.
+#[derive(Debug, Default)]
+pub struct CteScope {
+    frames: Vec<Frame>,
+}
+
+#[derive(Debug)]
+struct Frame {
+    /// The folded names this query's WITH defines, in order.
+    names: Vec<String>,
+    recursive: bool,
+    /// How many WITH bodies have been visited completely; the one being visited is `names[done]`.
+    done: usize,
+}
+
+impl CteScope {
+    /// A query starts: its WITH names come into scope (for its own bodies as the rules say).
+    pub fn enter(&mut self, query: &Query) {
+        let (names, recursive) = match &query.with {
+            Some(with) => (
+                with.cte_tables.iter().map(|cte| folded(&cte.alias.name)).collect(),
+                with.recursive,
+            ),
+            None => (Vec::new(), false),
+        };
+        self.frames.push(Frame { names, recursive, done: 0 });
+    }
+
+    /// A query ends. If it was the body of an enclosing WITH entry, the next entry's body (and
+    /// eventually the main query) sees one more name.
+    pub fn leave(&mut self) {
+        self.frames.pop();
+        if let Some(parent) = self.frames.last_mut()
+            && parent.done < parent.names.len()
+        {
+            // While a query's WITH is being visited, its only direct subqueries are the bodies.
+            parent.done += 1;
+        }
+    }
+
+    /// True when `name`, used as a table in FROM at the current point, names a WITH entry rather
+    /// than a table. Only an unqualified name can.
+    pub fn is_cte(&self, name: &ObjectName) -> bool {
+        let [ObjectNamePart::Identifier(ident)] = name.0.as_slice() else {
+            return false;
+        };
+        let wanted = folded(ident);
+        self.frames.iter().any(|frame| {
+            let visible = if frame.recursive || frame.done >= frame.names.len() {
+                &frame.names[..]
+            } else {
+                &frame.names[..frame.done]
+            };
+            visible.contains(&wanted)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use core::ops::ControlFlow;
+
+    use sqlparser::ast::{TableFactor, Visit, Visitor};
+    use sqlparser::dialect::PostgreSqlDialect;
+    use sqlparser::parser::Parser;
+
+    use super::*;
+
+    /// Lists every table in FROM as `name` or `name (cte)`.
+    #[derive(Default)]
+    struct Tables {
+        scope: CteScope,
+        seen: Vec<String>,
+    }
+
+    impl Visitor for Tables {
+        type Break = ();
+
+        fn pre_visit_query(&mut self, query: &Query) -> ControlFlow<()> {
+            self.scope.enter(query);
+            ControlFlow::Continue(())
+        }
+
+        fn post_visit_query(&mut self, _query: &Query) -> ControlFlow<()> {
+            self.scope.leave();
+            ControlFlow::Continue(())
+        }
+
+        fn pre_visit_table_factor(&mut self, factor: &TableFactor) -> ControlFlow<()> {
+            if let TableFactor::Table { name, .. } = factor {
+                let cte = if self.scope.is_cte(name) { " (cte)" } else { "" };
+                self.seen.push(format!("{name}{cte}"));
+            }
+            ControlFlow::Continue(())
+        }
+    }
+
+    fn tables(sql: &str) -> Vec<String> {
+        let statements = Parser::parse_sql(&PostgreSqlDialect {}, sql).unwrap();
+        let mut visitor = Tables::default();
+        let _ = statements.visit(&mut visitor);
+        visitor.seen
+    }
+
+    #[test]
+    fn a_with_name_shadows_a_table_in_the_main_query_only() {
+        assert_eq!(
+            tables("WITH employees AS (SELECT * FROM employees) SELECT * FROM employees"),
+            ["employees", "employees (cte)"]
+        );
+    }
+
+    #[test]
+    fn a_body_sees_the_entries_before_it() {
+        assert_eq!(
+            tables("WITH a AS (SELECT * FROM b), b AS (SELECT * FROM a) SELECT * FROM a, b, c"),
+            ["b", "a (cte)", "a (cte)", "b (cte)", "c"]
+        );
+    }
+
+    #[test]
+    fn recursive_bodies_see_every_entry() {
+        assert_eq!(
+            tables("WITH RECURSIVE a AS (SELECT * FROM a UNION SELECT * FROM b), b AS (SELECT 1) SELECT * FROM a"),
+            ["a (cte)", "b (cte)", "a (cte)"]
+        );
+    }
+
+    #[test]
+    fn names_go_out_of_scope_with_their_query() {
+        assert_eq!(
+            tables(
+                "SELECT * FROM (WITH x AS (SELECT * FROM (SELECT 1) s) SELECT * FROM x) q, x \
+                 WHERE EXISTS (SELECT 1 FROM x)"
+            ),
+            ["x (cte)", "x", "x"]
+        );
+    }
+
+    #[test]
+    fn nested_with_bodies_count_for_their_own_query() {
+        assert_eq!(
+            tables(
+                "WITH a AS (WITH b AS (SELECT 1) SELECT * FROM b, (SELECT * FROM c) s), \
+                 c AS (SELECT * FROM a) SELECT * FROM c"
+            ),
+            ["b (cte)", "c", "a (cte)", "c (cte)"]
+        );
+    }
+
+    #[test]
+    fn quoting_decides_what_matches() {
+        assert_eq!(
+            tables(r#"WITH "X" AS (SELECT 1) SELECT * FROM x, "X", public."X""#),
+            ["x", "\"X\" (cte)", "public.\"X\""]
+        );
+        assert_eq!(tables("WITH X AS (SELECT 1) SELECT * FROM x"), ["x (cte)"]);
+    }
+
+    #[test]
+    fn parts_fold_like_postgresql() {
+        let Ok(name) = Parser::new(&PostgreSqlDialect {})
+            .try_with_sql(r#"Hr."Employees""#)
+            .and_then(|mut parser| parser.parse_object_name(false))
+        else {
+            panic!("parse");
+        };
+        assert_eq!(folded_parts(&name), Some(vec!["hr".to_owned(), "Employees".to_owned()]));
+    }
+}

@@ -1,1 +1,256 @@
+//! Cases files: sample statements with the decision a policy chain must reach, run by
+//! `querygate check` in CI.
+//!
+//! ```toml
+//! policies = ["row-limit"]        # optional: run through only these configured policies
+//! [context]                       # optional defaults for every case
+//! client_name = "cursor"
+//!
+//! [[case]]
+//! name = "adds a limit"
+//! sql = "select * from employees"
+//! expect = "rewrite"              # allow | rewrite | reject
+//! sql_after = "SELECT * FROM employees LIMIT 100"   # optional: exact final SQL
+//! # reason = "…"                  # optional: substring of the rejection message
+//! # rejected_by = "row-limit"     # optional: a policy name, `guard` or `parse`
+//! [case.context]                  # optional per-case context
+//! client_name = "claude-ai"
+//! ```
 
+use crate::pipeline::{Decision, Outcome, Pipeline};
+use crate::policy::Context;
+use crate::sql::Catalog;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// What a case expects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Expect {
+    Allow,
+    Rewrite,
+    Reject,
+}
+
+/// Optional context fields; unset ones fall back to the file's `[context]`, then the defaults.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContextOverride {
+    pub database: Option<String>,
+    pub database_user: Option<String>,
+    pub database_name: Option<String>,
+    pub client_name: Option<String>,
+    pub tool: Option<String>,
+}
+
+impl ContextOverride {
+    /// Set the fields given here.
+    pub fn apply(&self, context: &mut Context) {
+        let fields = [
+            (&self.database, &mut context.database),
+            (&self.database_user, &mut context.database_user),
+            (&self.database_name, &mut context.database_name),
+            (&self.client_name, &mut context.client_name),
+            (&self.tool, &mut context.tool),
+        ];
+        for (value, field) in fields {
+            if let Some(value) = value {
+                field.clone_from(value);
+            }
+        }
+    }
+}
+
+/// One `[[case]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Case {
+    pub name: String,
+    pub sql: String,
+    pub expect: Expect,
+    pub sql_after: Option<String>,
+    pub reason: Option<String>,
+    pub rejected_by: Option<String>,
+    #[serde(default)]
+    pub context: ContextOverride,
+}
+
+/// A whole cases file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CasesFile {
+    #[serde(skip)]
+    pub path: PathBuf,
+    pub policies: Option<Vec<String>>,
+    #[serde(default)]
+    pub context: ContextOverride,
+    #[serde(rename = "case")]
+    pub cases: Vec<Case>,
+}
+
+/// The context a check runs with when nothing overrides it.
+pub fn default_context() -> Context {
+    Context {
+        database: "default".to_string(),
+        database_user: "querygate".to_string(),
+        database_name: "postgres".to_string(),
+        client_name: "querygate-check".to_string(),
+        tool: "check".to_string(),
+    }
+}
+
+impl CasesFile {
+    /// Read and check a cases file.
+    pub fn load(path: &Path) -> Result<CasesFile, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read cases file `{}`: {e}", path.display()))?;
+        let mut file: CasesFile = toml::from_str(&text).map_err(|e| {
+            format!(
+                "invalid cases file `{}`: {}",
+                path.display(),
+                e.to_string().trim()
+            )
+        })?;
+        file.path = path.to_path_buf();
+        for case in &file.cases {
+            let wrong = match case.expect {
+                Expect::Reject if case.sql_after.is_some() => Some("`sql_after`"),
+                Expect::Allow | Expect::Rewrite if case.reason.is_some() => Some("`reason`"),
+                Expect::Allow | Expect::Rewrite if case.rejected_by.is_some() => {
+                    Some("`rejected_by`")
+                }
+                _ => None,
+            };
+            if let Some(key) = wrong {
+                return Err(format!(
+                    "invalid cases file `{}`: case `{}` expects {:?} but sets {key}, which only fits {}",
+                    path.display(),
+                    case.name,
+                    case.expect,
+                    if key == "`sql_after`" {
+                        "allow or rewrite"
+                    } else {
+                        "reject"
+                    }
+                ));
+            }
+        }
+        Ok(file)
+    }
+}
+
+/// The result of one case.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseResult {
+    pub file: String,
+    pub name: String,
+    pub expect: Expect,
+    /// Empty when the case passed; otherwise each way the decision differed.
+    pub failures: Vec<String>,
+    pub decision: Decision,
+}
+
+impl CaseResult {
+    pub fn passed(&self) -> bool {
+        self.failures.is_empty()
+    }
+}
+
+/// Run every case of `file` through `pipeline` (narrowed to the file's `policies`).
+pub fn run(
+    file: &CasesFile,
+    pipeline: &Pipeline,
+    catalog: &Catalog,
+) -> Result<Vec<CaseResult>, String> {
+    let pipeline = match &file.policies {
+        Some(names) => pipeline
+            .only(names)
+            .map_err(|e| format!("cases file `{}`: {e}", file.path.display()))?,
+        None => pipeline.clone(),
+    };
+    let mut base = default_context();
+    file.context.apply(&mut base);
+    Ok(file
+        .cases
+        .iter()
+        .map(|case| {
+            let mut context = base.clone();
+            case.context.apply(&mut context);
+            let decision = pipeline.decide(&case.sql, catalog, &context);
+            CaseResult {
+                file: file.path.display().to_string(),
+                name: case.name.clone(),
+                expect: case.expect,
+                failures: compare(case, &decision),
+                decision,
+            }
+        })
+        .collect())
+}
+
+fn compare(case: &Case, decision: &Decision) -> Vec<String> {
+    let mut failures = Vec::new();
+    match &decision.outcome {
+        Outcome::Allowed {
+            analysis,
+            rewritten_by,
+        } => {
+            let got = if rewritten_by.is_empty() {
+                Expect::Allow
+            } else {
+                Expect::Rewrite
+            };
+            if got != case.expect {
+                let by = if rewritten_by.is_empty() {
+                    String::new()
+                } else {
+                    format!(" by {}", rewritten_by.join(", "))
+                };
+                failures.push(format!(
+                    "expected {}, got {}{by}: `{}`",
+                    word(case.expect),
+                    word(got),
+                    analysis.sql
+                ));
+            }
+            if let Some(expected) = &case.sql_after {
+                if *expected != analysis.sql {
+                    failures.push(format!(
+                        "expected final SQL `{expected}`, got `{}`",
+                        analysis.sql
+                    ));
+                }
+            }
+        }
+        Outcome::Rejected { by, .. } => {
+            let message = decision.rejection().unwrap_or_default();
+            if case.expect != Expect::Reject {
+                failures.push(format!(
+                    "expected {}, got reject: {message}",
+                    word(case.expect)
+                ));
+            }
+            if let Some(reason) = &case.reason {
+                if !message.contains(reason.as_str()) {
+                    failures.push(format!(
+                        "expected the reason to contain `{reason}`, got: {message}"
+                    ));
+                }
+            }
+            if let Some(expected) = &case.rejected_by {
+                if *expected != by.to_string() {
+                    failures.push(format!("expected rejection by `{expected}`, got `{by}`"));
+                }
+            }
+        }
+    }
+    failures
+}
+
+fn word(expect: Expect) -> &'static str {
+    match expect {
+        Expect::Allow => "allow",
+        Expect::Rewrite => "rewrite",
+        Expect::Reject => "reject",
+    }
+}

@@ -1,1 +1,252 @@
+//! `querygate.toml`: the policy chain, its limits, and (for `serve`) the databases.
+//!
+//! Unknown keys are errors, so a typo never silently turns a setting off. Relative paths are
+//! resolved against the directory of the file.
+//!
+//! ```toml
+//! [limits]
+//! max_sql_bytes = 262144      # largest statement accepted
+//! policy_deadline_ms = 50     # per policy evaluation
+//! policy_memory_mib = 64      # per policy evaluation
+//!
+//! [[policy]]
+//! name = "row-limit"
+//! path = "policies/row_limit.wasm"
+//! sha256 = "…"                # optional pin: a mismatch refuses to start
+//! [policy.config]
+//! max_rows = 100
+//! ```
 
+use crate::policy::{PolicyLimits, PolicySpec};
+use crate::sql::SqlLimits;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub limits: Limits,
+    #[serde(default)]
+    pub cache: Cache,
+    #[serde(default, rename = "policy")]
+    pub policies: Vec<PolicyEntry>,
+}
+
+/// `[limits]`: every limit has a safe default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    pub max_sql_bytes: usize,
+    pub max_nesting: usize,
+    pub policy_deadline_ms: u64,
+    pub policy_memory_mib: usize,
+    pub policy_log_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        let sql = SqlLimits::default();
+        let policy = PolicyLimits::default();
+        Limits {
+            max_sql_bytes: sql.max_sql_bytes,
+            max_nesting: sql.max_nesting,
+            policy_deadline_ms: policy.deadline.as_millis() as u64,
+            policy_memory_mib: policy.memory_bytes / (1024 * 1024),
+            policy_log_bytes: policy.log_bytes,
+        }
+    }
+}
+
+impl Limits {
+    pub fn sql(&self) -> SqlLimits {
+        SqlLimits {
+            max_sql_bytes: self.max_sql_bytes,
+            max_nesting: self.max_nesting,
+        }
+    }
+
+    pub fn policy(&self) -> PolicyLimits {
+        PolicyLimits {
+            deadline: Duration::from_millis(self.policy_deadline_ms),
+            memory_bytes: self.policy_memory_mib * 1024 * 1024,
+            log_bytes: self.policy_log_bytes,
+        }
+    }
+}
+
+/// `[cache]`: where compiled policies are kept.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Cache {
+    /// Directory for compiled policies; default `$XDG_CACHE_HOME/querygate` or
+    /// `~/.cache/querygate`.
+    pub dir: Option<PathBuf>,
+    /// Set to true to compile every policy at every start.
+    pub disabled: bool,
+}
+
+/// One `[[policy]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyEntry {
+    /// Name used in messages, reports and the audit log; default: the file name without `.wasm`.
+    pub name: Option<String>,
+    pub path: PathBuf,
+    pub sha256: Option<String>,
+    #[serde(default)]
+    pub config: Option<toml::Table>,
+}
+
+/// Why the configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config `{path}`: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config `{path}`: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+impl Config {
+    /// Read and check a configuration file; relative paths become relative to its directory.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut config = Config::parse(&text).map_err(|message| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        for policy in &mut config.policies {
+            if policy.path.is_relative() {
+                policy.path = base.join(&policy.path);
+            }
+        }
+        if let Some(dir) = &mut config.cache.dir {
+            if dir.is_relative() {
+                *dir = base.join(&*dir);
+            }
+        }
+        Ok(config)
+    }
+
+    /// Parse and check configuration text (paths are left as written).
+    pub fn parse(text: &str) -> Result<Config, String> {
+        let config: Config = toml::from_str(text).map_err(|e| e.to_string().trim().to_string())?;
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        let l = &self.limits;
+        for (key, value) in [
+            ("max_sql_bytes", l.max_sql_bytes as u64),
+            ("max_nesting", l.max_nesting as u64),
+            ("policy_deadline_ms", l.policy_deadline_ms),
+            ("policy_memory_mib", l.policy_memory_mib as u64),
+        ] {
+            if value == 0 {
+                return Err(format!("`limits.{key}` must be greater than 0"));
+            }
+        }
+        let specs = self.policy_specs();
+        for (i, spec) in specs.iter().enumerate() {
+            if specs[..i].iter().any(|s| s.name == spec.name) {
+                return Err(format!(
+                    "two policies are named `{}`: give each a distinct `name`",
+                    spec.name
+                ));
+            }
+            if let Some(pin) = &spec.sha256 {
+                if pin.len() != 64 || !pin.chars().all(|c| c.is_ascii_hexdigit()) {
+                    return Err(format!(
+                        "policy `{}` has sha256 `{pin}`, which is not 64 hex digits",
+                        spec.name
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The policies as the runtime needs them, in configured order.
+    pub fn policy_specs(&self) -> Vec<PolicySpec> {
+        self.policies
+            .iter()
+            .map(|p| PolicySpec {
+                name: p.name.clone().unwrap_or_else(|| default_name(&p.path)),
+                path: p.path.clone(),
+                sha256: p.sha256.clone(),
+                config: p
+                    .config
+                    .as_ref()
+                    .and_then(|t| serde_json::to_value(t).ok())
+                    .unwrap_or(serde_json::Value::Object(Default::default())),
+            })
+            .collect()
+    }
+
+    /// The directory for compiled policies, or None when the cache is off.
+    pub fn cache_dir(&self) -> Option<PathBuf> {
+        if self.cache.disabled {
+            return None;
+        }
+        self.cache
+            .dir
+            .clone()
+            .or_else(crate::policy::default_cache_dir)
+    }
+}
+
+/// `row_limit.wasm` → `row-limit`.
+pub fn default_name(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().replace('_', "-"))
+        .unwrap_or_else(|| path.display().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let error = Config::parse("[limits]\nmax_sql_byte = 10\n").expect_err("typo must fail");
+        assert!(error.contains("unknown field `max_sql_byte`"), "{error}");
+        let error = Config::parse("[[policy]]\npath = \"a.wasm\"\nsha = \"x\"\n")
+            .expect_err("typo must fail");
+        assert!(error.contains("unknown field `sha`"), "{error}");
+    }
+
+    #[test]
+    fn defaults_are_the_safe_ones() {
+        let config = Config::parse("").expect("empty config is valid");
+        assert_eq!(config.limits.sql(), SqlLimits::default());
+        assert_eq!(config.limits.policy(), PolicyLimits::default());
+    }
+
+    #[test]
+    fn policy_names_default_to_the_file_stem_and_configs_become_json() {
+        let config = Config::parse(
+            "[[policy]]\npath = \"x/row_limit.wasm\"\n[policy.config]\nmax_rows = 5\n",
+        )
+        .expect("valid");
+        let specs = config.policy_specs();
+        assert_eq!(specs[0].name, "row-limit");
+        assert_eq!(specs[0].config, serde_json::json!({"max_rows": 5}));
+    }
+
+    #[test]
+    fn bad_pins_duplicate_names_and_zero_limits_are_errors() {
+        assert!(Config::parse("[[policy]]\npath = \"a.wasm\"\nsha256 = \"abc\"\n").is_err());
+        assert!(Config::parse("[[policy]]\npath = \"a.wasm\"\n[[policy]]\npath = \"b/a.wasm\"\n").is_err());
+        assert!(Config::parse("[limits]\npolicy_deadline_ms = 0\n").is_err());
+    }
+}

@@ -2,12 +2,14 @@
 //! read-only guard, passed through a chain of WebAssembly policy components that may allow,
 //! rewrite or reject it, and only then run on PostgreSQL.
 //!
-//! [`sql`] is the analysis and guard; [`policy`] the Wasm runtime; [`pipeline`] the one path every
-//! statement takes; [`cli`] the commands. Without the default `runtime` feature only [`sql`] is
+//! [`sql`] is the analysis and guard; `policy` the Wasm runtime; `pipeline` the one path every
+//! statement takes; `cli` the commands. Without the default `runtime` feature only [`sql`] is
 //! built, so policy authors can test against the host's own analysis natively.
 
 pub mod sql;
 
+#[cfg(feature = "runtime")]
+pub mod policy;
 #[cfg(feature = "runtime")]
 pub mod cases;
 #[cfg(feature = "runtime")]
@@ -16,5 +18,3 @@ pub mod cli;
 pub mod config;
 #[cfg(feature = "runtime")]
 pub mod pipeline;
-#[cfg(feature = "runtime")]
-pub mod policy;

@@ -1,1 +1,122 @@
+//! The `querygate` command line: one file per subcommand, an exit-code type, and the shared
+//! assembly of a policy chain from `--config` / `--policy`.
 
+mod check;
+mod eval;
+
+use crate::config::{Config, PolicyEntry};
+use crate::pipeline::Pipeline;
+use crate::policy::Runtime;
+use crate::sql::Catalog;
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// How a run ended, as the process exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Everything passed.
+    Success = 0,
+    /// A case failed (check) or the statement was rejected (eval).
+    Failed = 1,
+    /// Could not run: bad configuration, module, cases file or arguments.
+    Unusable = 2,
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "querygate", version, about = "Checks every SQL statement an AI assistant sends with WebAssembly policies before it reaches PostgreSQL")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run cases files against a policy chain (for CI): exit 0 all pass, 1 a case failed, 2 could not run.
+    Check(check::CheckArgs),
+    /// Send one statement through the chain and print every step (for policy authors).
+    Eval(eval::EvalArgs),
+}
+
+/// Where the policy chain comes from.
+#[derive(Debug, Args)]
+pub struct ChainArgs {
+    /// Configuration file (policies, their config, limits).
+    #[arg(long, short = 'c', value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// A policy component to add to the chain, after those of --config; repeatable.
+    #[arg(long = "policy", value_name = "PATH")]
+    policies: Vec<PathBuf>,
+    /// CREATE TABLE statements (as `pg_dump --schema-only` writes them) giving relation columns.
+    #[arg(long, value_name = "FILE")]
+    schema: Option<PathBuf>,
+}
+
+impl ChainArgs {
+    /// Load the configuration, compile the policies, and read the schema.
+    pub fn load(&self) -> anyhow::Result<(Pipeline, Catalog)> {
+        let mut config = match &self.config {
+            Some(path) => Config::load(path)?,
+            None => Config::default(),
+        };
+        config
+            .policies
+            .extend(self.policies.iter().map(|path| PolicyEntry {
+                name: None,
+                path: path.clone(),
+                sha256: None,
+                config: None,
+            }));
+        let specs = config.policy_specs();
+        if let Some(name) = specs
+            .iter()
+            .enumerate()
+            .find(|(i, s)| specs[..*i].iter().any(|o| o.name == s.name))
+            .map(|(_, s)| &s.name)
+        {
+            anyhow::bail!("two policies are named `{name}`: give each a distinct `name` in the config");
+        }
+        let runtime = Arc::new(Runtime::new(config.limits.policy(), config.cache_dir())?);
+        let policies = specs
+            .iter()
+            .map(|spec| runtime.load(spec))
+            .collect::<Result<Vec<_>, _>>()?;
+        let catalog = match &self.schema {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read schema file `{}`", path.display()))?;
+                Catalog::from_schema_sql(&text)
+                    .with_context(|| format!("schema file `{}`", path.display()))?
+            }
+            None => Catalog::default(),
+        };
+        Ok((Pipeline::new(runtime, policies, config.limits.sql()), catalog))
+    }
+}
+
+/// Parse the arguments, run the command, and map the outcome to an exit code.
+pub fn main() -> Exit {
+    let cli = Cli::parse();
+    init_logging();
+    let result = match cli.command {
+        Command::Check(args) => check::run(&args),
+        Command::Eval(args) => eval::run(&args),
+    };
+    match result {
+        Ok(exit) => exit,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            Exit::Unusable
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("QUERYGATE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

@@ -1,1 +1,170 @@
-fn main(){}
+//! Decision latency: how long the host takes to decide on one statement, before any database
+//! work. Baseline: parse + guard alone. Then each example policy on its own, then a chain of
+//! three, each evaluation in a fresh instance (as in production).
+//!
+//! Run with `cargo bench -p querygate --bench decision`. Besides criterion's own report, it
+//! prints a table of p50 / p99 and the ratio of each p50 to the baseline's, all measured in the
+//! same run.
+
+use criterion::{Criterion, criterion_group};
+use querygate::pipeline::Pipeline;
+use querygate::policy::{Context, PolicyLimits, Runtime};
+use querygate::sql::{self, Catalog, SqlLimits};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const QUERY: &str = "SELECT d.name, count(*) AS n, avg(e.salary) AS avg_salary \
+    FROM employees e JOIN departments d ON d.id = e.department_id \
+    JOIN events ev ON ev.employee_id = e.id \
+    WHERE ev.kind = 'login' AND e.hired_on > '2020-01-01' \
+    GROUP BY d.name HAVING count(*) > 1 ORDER BY n DESC";
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+struct Setup {
+    catalog: Catalog,
+    single: Vec<(String, Pipeline)>,
+    chain: Pipeline,
+}
+
+fn setup() -> Setup {
+    let status = Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--manifest-path",
+        ])
+        .arg(repo().join("policies/Cargo.toml"))
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "building the example policies failed");
+    let config = querygate::config::Config::load(&repo().join("policies/querygate.toml"))
+        .expect("policies/querygate.toml loads");
+    let runtime = Arc::new(
+        Runtime::new(PolicyLimits::default(), config.cache_dir()).expect("runtime starts"),
+    );
+    let loaded: Vec<_> = config
+        .policy_specs()
+        .iter()
+        .map(|spec| runtime.load(spec).expect("policy loads"))
+        .collect();
+    let all = Pipeline::new(runtime, loaded, SqlLimits::default());
+    let names: Vec<String> = all.policies().map(|p| p.name.clone()).collect();
+    let single = names
+        .iter()
+        .map(|n| (n.clone(), all.only(std::slice::from_ref(n)).expect("known")))
+        .collect();
+    let chain = all
+        .only(&[
+            "row-limit".to_string(),
+            "deny-columns".to_string(),
+            "function-allowlist".to_string(),
+        ])
+        .expect("known");
+    let schema = std::fs::read_to_string(repo().join("policies/schema.sql")).expect("schema");
+    Setup {
+        catalog: Catalog::from_schema_sql(&schema).expect("schema parses"),
+        single,
+        chain,
+    }
+}
+
+fn context() -> Context {
+    Context {
+        database: "hr".into(),
+        database_user: "analyst".into(),
+        database_name: "hr".into(),
+        client_name: "bench".into(),
+        tool: "query".into(),
+    }
+}
+
+fn percentiles(mut f: impl FnMut()) -> (Duration, Duration) {
+    for _ in 0..200 {
+        f();
+    }
+    let mut samples: Vec<Duration> = (0..3000)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed()
+        })
+        .collect();
+    samples.sort();
+    (
+        samples[samples.len() / 2],
+        samples[samples.len() * 99 / 100],
+    )
+}
+
+fn summary(s: &Setup) {
+    let ctx = context();
+    let limits = SqlLimits::default();
+    let mut rows = vec![(
+        "parse + guard".to_string(),
+        percentiles(|| {
+            sql::analyze(QUERY, &s.catalog, &limits).expect("query passes");
+        }),
+    )];
+    for (name, pipeline) in &s.single {
+        rows.push((
+            format!("+ {name}"),
+            percentiles(|| {
+                pipeline.decide(QUERY, &s.catalog, &ctx);
+            }),
+        ));
+    }
+    rows.push((
+        "+ chain of 3 (row-limit, deny-columns, function-allowlist)".to_string(),
+        percentiles(|| {
+            s.chain.decide(QUERY, &s.catalog, &ctx);
+        }),
+    ));
+    let base = rows[0].1.0.as_secs_f64();
+    println!(
+        "\n{:<62} {:>10} {:>10} {:>8}",
+        "decision", "p50 µs", "p99 µs", "×base"
+    );
+    for (name, (p50, p99)) in &rows {
+        println!(
+            "{name:<62} {:>10.1} {:>10.1} {:>8.2}",
+            p50.as_secs_f64() * 1e6,
+            p99.as_secs_f64() * 1e6,
+            p50.as_secs_f64() / base
+        );
+    }
+    println!();
+}
+
+fn decision(c: &mut Criterion) {
+    let s = setup();
+    summary(&s);
+    let ctx = context();
+    let limits = SqlLimits::default();
+    let mut group = c.benchmark_group("decision");
+    group.bench_function("parse+guard", |b| {
+        b.iter(|| sql::analyze(QUERY, &s.catalog, &limits).expect("query passes"))
+    });
+    for (name, pipeline) in &s.single {
+        group.bench_function(name.as_str(), |b| {
+            b.iter(|| pipeline.decide(QUERY, &s.catalog, &ctx))
+        });
+    }
+    group.bench_function("chain-of-3", |b| {
+        b.iter(|| s.chain.decide(QUERY, &s.catalog, &ctx))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, decision);
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

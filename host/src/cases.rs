@@ -213,13 +213,13 @@ fn compare(case: &Case, decision: &Decision) -> Vec<String> {
                     analysis.sql
                 ));
             }
-            if let Some(expected) = &case.sql_after {
-                if *expected != analysis.sql {
-                    failures.push(format!(
-                        "expected final SQL `{expected}`, got `{}`",
-                        analysis.sql
-                    ));
-                }
+            if let Some(expected) = &case.sql_after
+                && *expected != analysis.sql
+            {
+                failures.push(format!(
+                    "expected final SQL `{expected}`, got `{}`",
+                    analysis.sql
+                ));
             }
         }
         Outcome::Rejected { by, .. } => {
@@ -230,17 +230,17 @@ fn compare(case: &Case, decision: &Decision) -> Vec<String> {
                     word(case.expect)
                 ));
             }
-            if let Some(reason) = &case.reason {
-                if !message.contains(reason.as_str()) {
-                    failures.push(format!(
-                        "expected the reason to contain `{reason}`, got: {message}"
-                    ));
-                }
+            if let Some(reason) = &case.reason
+                && !message.contains(reason.as_str())
+            {
+                failures.push(format!(
+                    "expected the reason to contain `{reason}`, got: {message}"
+                ));
             }
-            if let Some(expected) = &case.rejected_by {
-                if *expected != by.to_string() {
-                    failures.push(format!("expected rejection by `{expected}`, got `{by}`"));
-                }
+            if let Some(expected) = &case.rejected_by
+                && *expected != by.to_string()
+            {
+                failures.push(format!("expected rejection by `{expected}`, got `{by}`"));
             }
         }
     }

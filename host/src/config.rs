@@ -33,6 +33,18 @@ pub struct Config {
     pub cache: Cache,
     #[serde(default, rename = "policy")]
     pub policies: Vec<PolicyEntry>,
+    #[serde(default, rename = "database")]
+    pub databases: Vec<crate::database::DatabaseConfig>,
+    #[serde(default)]
+    pub audit: Audit,
+}
+
+/// `[audit]`: where audit lines go.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Audit {
+    /// Append audit lines to this file; default: standard error.
+    pub path: Option<PathBuf>,
 }
 
 /// `[limits]`: every limit has a safe default.
@@ -129,10 +141,16 @@ impl Config {
                 policy.path = base.join(&policy.path);
             }
         }
-        if let Some(dir) = &mut config.cache.dir {
+        for dir in [&mut config.cache.dir, &mut config.audit.path]
+            .into_iter()
+            .flatten()
+        {
             if dir.is_relative() {
                 *dir = base.join(&*dir);
             }
+        }
+        for database in &mut config.databases {
+            database.resolve_paths(base);
         }
         Ok(config)
     }
@@ -156,6 +174,14 @@ impl Config {
                 return Err(format!("`limits.{key}` must be greater than 0"));
             }
         }
+        for (i, db) in self.databases.iter().enumerate() {
+            if self.databases[..i].iter().any(|d| d.name == db.name) {
+                return Err(format!(
+                    "two databases are named `{}`: give each a distinct `name`",
+                    db.name
+                ));
+            }
+        }
         let specs = self.policy_specs();
         for (i, spec) in specs.iter().enumerate() {
             if specs[..i].iter().any(|s| s.name == spec.name) {
@@ -164,13 +190,13 @@ impl Config {
                     spec.name
                 ));
             }
-            if let Some(pin) = &spec.sha256 {
-                if pin.len() != 64 || !pin.chars().all(|c| c.is_ascii_hexdigit()) {
-                    return Err(format!(
-                        "policy `{}` has sha256 `{pin}`, which is not 64 hex digits",
-                        spec.name
-                    ));
-                }
+            if let Some(pin) = &spec.sha256
+                && (pin.len() != 64 || !pin.chars().all(|c| c.is_ascii_hexdigit()))
+            {
+                return Err(format!(
+                    "policy `{}` has sha256 `{pin}`, which is not 64 hex digits",
+                    spec.name
+                ));
             }
         }
         Ok(())
@@ -246,7 +272,10 @@ mod tests {
     #[test]
     fn bad_pins_duplicate_names_and_zero_limits_are_errors() {
         assert!(Config::parse("[[policy]]\npath = \"a.wasm\"\nsha256 = \"abc\"\n").is_err());
-        assert!(Config::parse("[[policy]]\npath = \"a.wasm\"\n[[policy]]\npath = \"b/a.wasm\"\n").is_err());
+        assert!(
+            Config::parse("[[policy]]\npath = \"a.wasm\"\n[[policy]]\npath = \"b/a.wasm\"\n")
+                .is_err()
+        );
         assert!(Config::parse("[limits]\npolicy_deadline_ms = 0\n").is_err());
     }
 }

@@ -9,7 +9,7 @@
 pub mod sql;
 
 #[cfg(feature = "runtime")]
-pub mod policy;
+pub mod audit;
 #[cfg(feature = "runtime")]
 pub mod cases;
 #[cfg(feature = "runtime")]
@@ -17,4 +17,12 @@ pub mod cli;
 #[cfg(feature = "runtime")]
 pub mod config;
 #[cfg(feature = "runtime")]
+pub mod database;
+#[cfg(feature = "runtime")]
+pub mod localpg;
+#[cfg(feature = "runtime")]
+pub mod mcp;
+#[cfg(feature = "runtime")]
 pub mod pipeline;
+#[cfg(feature = "runtime")]
+pub mod policy;

@@ -74,6 +74,10 @@ pub struct Decision {
     pub outcome: Outcome,
     #[serde(serialize_with = "micros")]
     pub elapsed: Duration,
+    /// Relations the statement names that the catalog does not know (a stale catalog, or a
+    /// typo). The server reloads its catalog once and decides again when this is not empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unknown_relations: Vec<String>,
 }
 
 /// Allowed (with the final analysis) or rejected (by whom, and why).
@@ -171,12 +175,14 @@ impl Pipeline {
     pub fn decide(&self, sql: &str, catalog: &Catalog, context: &Context) -> Decision {
         let started = Instant::now();
         let mut steps = Vec::with_capacity(self.policies.len());
-        let outcome = self.run(sql, catalog, context, &mut steps);
+        let mut unknown_relations = Vec::new();
+        let outcome = self.run(sql, catalog, context, &mut steps, &mut unknown_relations);
         Decision {
             original_sql: sql.to_string(),
             steps,
             outcome,
             elapsed: started.elapsed(),
+            unknown_relations,
         }
     }
 
@@ -186,6 +192,7 @@ impl Pipeline {
         catalog: &Catalog,
         context: &Context,
         steps: &mut Vec<Step>,
+        unknown_relations: &mut Vec<String>,
     ) -> Outcome {
         let mut analysis = match sql::analyze(sql, catalog, &self.sql_limits) {
             Ok(analysis) => analysis,
@@ -200,6 +207,12 @@ impl Pipeline {
                 };
             }
         };
+        unknown_relations.extend(analysis.relations.iter().filter(|r| !r.known).map(|r| {
+            match &r.schema {
+                Some(schema) => format!("{schema}.{}", r.name),
+                None => r.name.clone(),
+            }
+        }));
         let mut rewritten_by = Vec::new();
         for policy in &self.policies {
             let Evaluation {

@@ -1,1 +1,9 @@
+//! End-to-end tests: the real `querygate` binary and library, real policy components built
+//! from `policies/`, and (for the database behaviours) a real PostgreSQL.
+//!
+//! One test binary, so the policies are built once per run.
 
+mod check_cli;
+mod database;
+mod policy_faults;
+mod serve;

@@ -66,7 +66,10 @@ fn human(results: &[CaseResult]) -> String {
             (None, Some(reason)) => format!("✗ {reason}"),
             (None, None) => String::new(),
         };
-        out.push_str(&format!("{status} {}: {}  {detail}\n", result.file, result.name));
+        out.push_str(&format!(
+            "{status} {}: {}  {detail}\n",
+            result.file, result.name
+        ));
         for failure in &result.failures {
             out.push_str(&format!("     {failure}\n"));
         }

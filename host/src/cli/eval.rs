@@ -71,10 +71,9 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<Exit> {
         }
         match &decision.outcome {
             Outcome::Allowed { analysis, .. } => println!("final     {}", analysis.sql),
-            Outcome::Rejected { .. } => println!(
-                "rejected  {}",
-                decision.rejection().unwrap_or_default()
-            ),
+            Outcome::Rejected { .. } => {
+                println!("rejected  {}", decision.rejection().unwrap_or_default())
+            }
         }
     }
     Ok(match decision.outcome {

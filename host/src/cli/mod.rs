@@ -2,7 +2,9 @@
 //! assembly of a policy chain from `--config` / `--policy`.
 
 mod check;
+mod demo;
 mod eval;
+mod serve;
 
 use crate::config::{Config, PolicyEntry};
 use crate::pipeline::Pipeline;
@@ -25,7 +27,11 @@ pub enum Exit {
 }
 
 #[derive(Debug, Parser)]
-#[command(name = "querygate", version, about = "Checks every SQL statement an AI assistant sends with WebAssembly policies before it reaches PostgreSQL")]
+#[command(
+    name = "querygate",
+    version,
+    about = "Checks every SQL statement an AI assistant sends with WebAssembly policies before it reaches PostgreSQL"
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -37,10 +43,14 @@ enum Command {
     Check(check::CheckArgs),
     /// Send one statement through the chain and print every step (for policy authors).
     Eval(eval::EvalArgs),
+    /// Serve MCP over stdio: the tools an AI assistant uses to query PostgreSQL through the policies.
+    Serve(serve::ServeArgs),
+    /// A tour on a throwaway PostgreSQL with sample data and the example policies.
+    Demo(demo::DemoArgs),
 }
 
 /// Where the policy chain comes from.
-#[derive(Debug, Args)]
+#[derive(Debug, Default, Args)]
 pub struct ChainArgs {
     /// Configuration file (policies, their config, limits).
     #[arg(long, short = 'c', value_name = "FILE")]
@@ -56,10 +66,26 @@ pub struct ChainArgs {
 impl ChainArgs {
     /// Load the configuration, compile the policies, and read the schema.
     pub fn load(&self) -> anyhow::Result<(Pipeline, Catalog)> {
-        let mut config = match &self.config {
+        let (pipeline, catalog, _) = self.load_full()?;
+        Ok((pipeline, catalog))
+    }
+
+    /// Whether `--config` was given.
+    pub fn has_config(&self) -> bool {
+        self.config.is_some()
+    }
+
+    /// As [`ChainArgs::load`], also returning the configuration.
+    pub fn load_full(&self) -> anyhow::Result<(Pipeline, Catalog, Config)> {
+        let config = match &self.config {
             Some(path) => Config::load(path)?,
             None => Config::default(),
         };
+        self.load_with(config)
+    }
+
+    /// Compile the policies of `config` plus those of `--policy`, and read the schema.
+    pub fn load_with(&self, mut config: Config) -> anyhow::Result<(Pipeline, Catalog, Config)> {
         config
             .policies
             .extend(self.policies.iter().map(|path| PolicyEntry {
@@ -75,7 +101,9 @@ impl ChainArgs {
             .find(|(i, s)| specs[..*i].iter().any(|o| o.name == s.name))
             .map(|(_, s)| &s.name)
         {
-            anyhow::bail!("two policies are named `{name}`: give each a distinct `name` in the config");
+            anyhow::bail!(
+                "two policies are named `{name}`: give each a distinct `name` in the config"
+            );
         }
         let runtime = Arc::new(Runtime::new(config.limits.policy(), config.cache_dir())?);
         let policies = specs
@@ -91,7 +119,8 @@ impl ChainArgs {
             }
             None => Catalog::default(),
         };
-        Ok((Pipeline::new(runtime, policies, config.limits.sql()), catalog))
+        let pipeline = Pipeline::new(runtime, policies, config.limits.sql());
+        Ok((pipeline, catalog, config))
     }
 }
 
@@ -102,6 +131,8 @@ pub fn main() -> Exit {
     let result = match cli.command {
         Command::Check(args) => check::run(&args),
         Command::Eval(args) => eval::run(&args),
+        Command::Serve(args) => serve::run(&args),
+        Command::Demo(args) => demo::run(&args),
     };
     match result {
         Ok(exit) => exit,

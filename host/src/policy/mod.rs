@@ -248,15 +248,15 @@ impl Runtime {
             source,
         })?;
         let sha256 = hex::encode(Sha256::digest(&bytes));
-        if let Some(expected) = &spec.sha256 {
-            if !expected.eq_ignore_ascii_case(&sha256) {
-                return Err(LoadError::HashMismatch {
-                    name: spec.name.clone(),
-                    path: spec.path.clone(),
-                    expected: expected.clone(),
-                    actual: sha256,
-                });
-            }
+        if let Some(expected) = &spec.sha256
+            && !expected.eq_ignore_ascii_case(&sha256)
+        {
+            return Err(LoadError::HashMismatch {
+                name: spec.name.clone(),
+                path: spec.path.clone(),
+                expected: expected.clone(),
+                actual: sha256,
+            });
         }
         let invalid = |e: wasmtime::Error| LoadError::Invalid {
             name: spec.name.clone(),
@@ -341,14 +341,17 @@ impl Runtime {
             Some(Trap::StackOverflow) => Fault::Trap("stack overflow".to_string()),
             Some(trap) => Fault::Trap(first_line(&trap.to_string())),
             None => {
-                let text = format!("{error:#}");
-                if text.contains("maximum concurrent") {
+                let text = first_line(&format!("{error:#}"));
+                if let Some(exit) = error.downcast_ref::<wasmtime_wasi::I32Exit>() {
+                    Fault::Trap(format!("exited with status {}", exit.0))
+                } else if text.contains("maximum concurrent") {
                     Fault::Trap(
-                        "too many evaluations at once: the instance pool is full, try again"
-                            .to_string(),
+                        "could not start: too many evaluations at once, try again".to_string(),
                     )
                 } else {
-                    Fault::Trap(first_line(&text))
+                    // Not a trap inside the guest: the host could not read the guest's answer
+                    // (an unknown variant case, invalid UTF-8, an out-of-bounds pointer).
+                    Fault::Malformed(text)
                 }
             }
         }
@@ -362,9 +365,9 @@ fn first_line(text: &str) -> String {
 fn check_verdict(verdict: wit::Verdict) -> Result<Verdict, Fault> {
     match verdict {
         wit::Verdict::Allow => Ok(Verdict::Allow),
-        wit::Verdict::Rewrite(sql) if sql.trim().is_empty() => Err(Fault::Malformed(
-            "a rewrite to empty SQL".to_string(),
-        )),
+        wit::Verdict::Rewrite(sql) if sql.trim().is_empty() => {
+            Err(Fault::Malformed("a rewrite to empty SQL".to_string()))
+        }
         wit::Verdict::Rewrite(sql) => Ok(Verdict::Rewrite(sql)),
         wit::Verdict::Reject(reason) => {
             let reason: String = reason

@@ -79,11 +79,10 @@ impl Catalog {
             if !is_create_table(&chunk) {
                 continue;
             }
-            let parsed = Parser::parse_sql(&PostgreSqlDialect {}, &chunk).map_err(|e| {
-                SqlError::Schema {
+            let parsed =
+                Parser::parse_sql(&PostgreSqlDialect {}, &chunk).map_err(|e| SqlError::Schema {
                     message: format!("CREATE TABLE starting at line {line}: {e}"),
-                }
-            })?;
+                })?;
             for statement in parsed {
                 if let Statement::CreateTable(CreateTable { name, columns, .. }) = statement {
                     let mut parts: Vec<String> = name

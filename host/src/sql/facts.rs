@@ -285,10 +285,10 @@ impl Visitor for Walker<'_> {
     }
 
     fn pre_visit_query(&mut self, query: &Query) -> ControlFlow<SqlError> {
-        if let Some(scope) = self.scopes.last_mut() {
-            if let Some(i) = scope.bodies.iter().position(|b| std::ptr::eq(*b, query)) {
-                scope.visible = i;
-            }
+        if let Some(scope) = self.scopes.last_mut()
+            && let Some(i) = scope.bodies.iter().position(|b| std::ptr::eq(*b, query))
+        {
+            scope.visible = i;
         }
         if let Some(with) = &query.with {
             self.scopes.push(Scope {
@@ -297,7 +297,11 @@ impl Visitor for Walker<'_> {
                     .iter()
                     .map(|cte| &*cte.query as *const Query)
                     .collect(),
-                names: with.cte_tables.iter().map(|c| fold(&c.alias.name)).collect(),
+                names: with
+                    .cte_tables
+                    .iter()
+                    .map(|c| fold(&c.alias.name))
+                    .collect(),
                 recursive: with.recursive,
                 visible: 0,
             });
@@ -310,10 +314,10 @@ impl Visitor for Walker<'_> {
         if query.with.is_some() {
             self.scopes.pop();
         }
-        if let Some(scope) = self.scopes.last_mut() {
-            if let Some(i) = scope.bodies.iter().position(|b| std::ptr::eq(*b, query)) {
-                scope.visible = i + 1;
-            }
+        if let Some(scope) = self.scopes.last_mut()
+            && let Some(i) = scope.bodies.iter().position(|b| std::ptr::eq(*b, query))
+        {
+            scope.visible = i + 1;
         }
         ControlFlow::Continue(())
     }
@@ -325,9 +329,10 @@ impl Visitor for Walker<'_> {
         for item in &select.projection {
             match item {
                 SelectItem::Wildcard(_) => self.add_wildcard(None),
-                SelectItem::QualifiedWildcard(SelectItemQualifiedWildcardKind::ObjectName(q), _) => {
-                    self.add_wildcard(Some(q))
-                }
+                SelectItem::QualifiedWildcard(
+                    SelectItemQualifiedWildcardKind::ObjectName(q),
+                    _,
+                ) => self.add_wildcard(Some(q)),
                 _ => {}
             }
         }
@@ -351,12 +356,16 @@ impl Visitor for Walker<'_> {
                     | J::StraightJoin(c) => Some(c),
                     _ => None,
                 };
-                if let Some(JoinConstraint::Using(columns) | JoinConstraint::UsingAlias(columns, _)) =
-                    constraint
+                if let Some(
+                    JoinConstraint::Using(columns) | JoinConstraint::UsingAlias(columns, _),
+                ) = constraint
                 {
                     for column in columns {
-                        let parts: Vec<Ident> =
-                            column.0.iter().filter_map(|p| p.as_ident().cloned()).collect();
+                        let parts: Vec<Ident> = column
+                            .0
+                            .iter()
+                            .filter_map(|p| p.as_ident().cloned())
+                            .collect();
                         self.add_column(&parts);
                     }
                 }

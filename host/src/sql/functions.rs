@@ -20,17 +20,26 @@ use Match::{Exact, Prefix, Suffix};
 const DENIED: &[(Match, &str)] = &[
     (Prefix("pg_sleep"), "sleeps while holding a connection"),
     (Exact("pg_cancel_backend"), "signals another server process"),
-    (Exact("pg_terminate_backend"), "signals another server process"),
+    (
+        Exact("pg_terminate_backend"),
+        "signals another server process",
+    ),
     (Exact("pg_signal_backend"), "signals another server process"),
     (Exact("pg_reload_conf"), "signals the server"),
     (Exact("pg_rotate_logfile"), "signals the server"),
-    (Exact("pg_log_backend_memory_contexts"), "signals another server process"),
+    (
+        Exact("pg_log_backend_memory_contexts"),
+        "signals another server process",
+    ),
     (Prefix("pg_read_"), "reads server files"),
     (Prefix("pg_ls_"), "lists server directories"),
     (Exact("pg_stat_file"), "reads server file metadata"),
     (Prefix("pg_file_"), "writes server files"),
     (Exact("pg_logdir_ls"), "lists server directories"),
-    (Prefix("lo_"), "reads or writes large objects or server files"),
+    (
+        Prefix("lo_"),
+        "reads or writes large objects or server files",
+    ),
     (Exact("loread"), "reads large objects"),
     (Exact("lowrite"), "writes large objects"),
     (Prefix("dblink"), "connects to other databases"),
@@ -42,7 +51,10 @@ const DENIED: &[(Match, &str)] = &[
     (Prefix("pg_try_advisory_"), "takes advisory locks"),
     (Exact("pg_notify"), "sends notifications"),
     (Exact("pg_switch_wal"), "controls the write-ahead log"),
-    (Exact("pg_create_restore_point"), "controls the write-ahead log"),
+    (
+        Exact("pg_create_restore_point"),
+        "controls the write-ahead log",
+    ),
     (Prefix("pg_backup_"), "controls backups"),
     (Exact("pg_start_backup"), "controls backups"),
     (Exact("pg_stop_backup"), "controls backups"),
@@ -60,11 +72,26 @@ const DENIED: &[(Match, &str)] = &[
     (Exact("gin_clean_pending_list"), "changes index storage"),
     (Prefix("brin_"), "changes index storage"),
     (Prefix("binary_upgrade_"), "changes system catalogs"),
-    (Prefix("query_to_xml"), "runs SQL given as text, out of the guard's sight"),
-    (Prefix("cursor_to_xml"), "reads a cursor, out of the guard's sight"),
-    (Prefix("table_to_xml"), "reads a table named by text, out of the policies' sight"),
-    (Prefix("schema_to_xml"), "reads tables named by text, out of the policies' sight"),
-    (Prefix("database_to_xml"), "reads every table, out of the policies' sight"),
+    (
+        Prefix("query_to_xml"),
+        "runs SQL given as text, out of the guard's sight",
+    ),
+    (
+        Prefix("cursor_to_xml"),
+        "reads a cursor, out of the guard's sight",
+    ),
+    (
+        Prefix("table_to_xml"),
+        "reads a table named by text, out of the policies' sight",
+    ),
+    (
+        Prefix("schema_to_xml"),
+        "reads tables named by text, out of the policies' sight",
+    ),
+    (
+        Prefix("database_to_xml"),
+        "reads every table, out of the policies' sight",
+    ),
 ];
 
 /// Why calling `name` is refused, if it is.

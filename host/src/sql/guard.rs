@@ -109,12 +109,12 @@ pub(super) fn check_select(select: &Select) -> Result<(), SqlError> {
 }
 
 pub(super) fn check_expr(expr: &Expr) -> Result<(), SqlError> {
-    if let Expr::Value(value) = expr {
-        if let Value::Placeholder(placeholder) = &value.value {
-            return Err(refuse(format!(
-                "parameter `{placeholder}` has no value: write the value into the statement"
-            )));
-        }
+    if let Expr::Value(value) = expr
+        && let Value::Placeholder(placeholder) = &value.value
+    {
+        return Err(refuse(format!(
+            "parameter `{placeholder}` has no value: write the value into the statement"
+        )));
     }
     Ok(())
 }

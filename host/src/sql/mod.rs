@@ -112,7 +112,9 @@ impl SqlError {
 pub fn analyze(sql: &str, catalog: &Catalog, limits: &SqlLimits) -> Result<Analysis, SqlError> {
     check_raw_text(sql, limits)?;
     let stack = stack_for(sql.len());
-    stacker::maybe_grow(stack, stack, || analyze_on_large_stack(sql, catalog, limits))
+    stacker::maybe_grow(stack, stack, || {
+        analyze_on_large_stack(sql, catalog, limits)
+    })
 }
 
 fn check_raw_text(sql: &str, limits: &SqlLimits) -> Result<(), SqlError> {
@@ -143,7 +145,11 @@ pub const MAX_TREE_DEPTH: usize = 10_000;
 /// either. The figures below keep a wide margin. Stack that is not touched costs nothing.
 pub fn stack_for(len: usize) -> usize {
     const BASE: usize = 1024 * 1024;
-    const WALK_PER_LEVEL: usize = if cfg!(debug_assertions) { 8 * 1024 } else { 1024 };
+    const WALK_PER_LEVEL: usize = if cfg!(debug_assertions) {
+        8 * 1024
+    } else {
+        1024
+    };
     const DROP_PER_BYTE: usize = 256;
     BASE + len.min(MAX_TREE_DEPTH) * WALK_PER_LEVEL + len * DROP_PER_BYTE
 }

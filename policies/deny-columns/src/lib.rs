@@ -8,7 +8,10 @@
 //! - a wildcard `*` appears anywhere in a statement that reads a listed relation, or `q.*`
 //!   resolves to one;
 //! - a bare name resolves to a listed relation: a whole-row reference such as
-//!   `SELECT e FROM employees e` or `row_to_json(e)`.
+//!   `SELECT e FROM employees e` or `row_to_json(e)`;
+//! - the statement has a `NATURAL` join and reads a listed relation: the join compares every
+//!   column the two sides share, without naming them (found in the canonical SQL, where the
+//!   keyword is always written `NATURAL`; a string literal containing it also counts).
 //!
 //! A relation the catalog knows is only held to the denied columns it actually has; one it does
 //! not know is assumed to have all of them. Reading a denied column through a subquery or a WITH
@@ -56,17 +59,25 @@ struct Listed<'a> {
 
 impl<'a> Listed<'a> {
     fn denies(&self, column: &str) -> bool {
-        self.denied.iter().any(|denied| denied.eq_ignore_ascii_case(column))
+        self.denied
+            .iter()
+            .any(|denied| denied.eq_ignore_ascii_case(column))
             && may_have(self.relation, column)
     }
 
     /// The first denied column this relation may have: what a wildcard would expose.
     fn exposed(&self) -> Option<&'a str> {
-        self.denied.iter().copied().find(|column| may_have(self.relation, column))
+        self.denied
+            .iter()
+            .copied()
+            .find(|column| may_have(self.relation, column))
     }
 
     fn column(&self, column: &str) -> String {
-        format!("column `{}.{column}` is not readable", self.relation.qualified_name())
+        format!(
+            "column `{}.{column}` is not readable",
+            self.relation.qualified_name()
+        )
     }
 }
 
@@ -93,17 +104,32 @@ fn check(statement: &Statement, config: &Config) -> Result<(), String> {
     if listed.is_empty() {
         return Ok(());
     }
+    if statement.sql.contains("NATURAL ")
+        && let Some((listed, column)) = first_exposed(&listed)
+    {
+        return Err(format!(
+            "{}, and a NATURAL join would compare it: join with ON or USING instead",
+            listed.column(column)
+        ));
+    }
     let resolves_to = |qualifier: &str| -> Vec<&Listed> {
         let relations = statement.resolve(qualifier);
         listed
             .iter()
-            .filter(|listed| relations.iter().any(|relation| std::ptr::eq(*relation, listed.relation)))
+            .filter(|listed| {
+                relations
+                    .iter()
+                    .any(|relation| std::ptr::eq(*relation, listed.relation))
+            })
             .collect()
     };
 
     for reference in &statement.column_refs {
         match reference {
-            ColumnRef { qualifier: None, name: None } => {
+            ColumnRef {
+                qualifier: None,
+                name: None,
+            } => {
                 if let Some((listed, column)) = first_exposed(&listed) {
                     return Err(format!(
                         "{}, and `*` would include it: list the columns you need instead",
@@ -111,7 +137,10 @@ fn check(statement: &Statement, config: &Config) -> Result<(), String> {
                     ));
                 }
             }
-            ColumnRef { qualifier: Some(qualifier), name: None } => {
+            ColumnRef {
+                qualifier: Some(qualifier),
+                name: None,
+            } => {
                 if let Some((listed, column)) = first_exposed(resolves_to(qualifier)) {
                     return Err(format!(
                         "{}, and `{qualifier}.*` would include it: list the columns you need \
@@ -120,7 +149,10 @@ fn check(statement: &Statement, config: &Config) -> Result<(), String> {
                     ));
                 }
             }
-            ColumnRef { qualifier, name: Some(name) } => {
+            ColumnRef {
+                qualifier,
+                name: Some(name),
+            } => {
                 let candidates: Vec<&Listed> = match qualifier {
                     Some(qualifier) => resolves_to(qualifier),
                     None => listed.iter().collect(),
@@ -165,12 +197,16 @@ mod tests {
 
     use super::*;
 
-    const SCHEMA: &str = "CREATE TABLE public.employees (id integer, name text, ssn text, salary numeric);
+    const SCHEMA: &str =
+        "CREATE TABLE public.employees (id integer, name text, ssn text, salary numeric);
         CREATE TABLE public.departments (id integer, name text);";
     const CONFIG: &str = r#"{"columns": {"employees": ["ssn", "salary"]}}"#;
 
     fn with_schema(sql: &str) -> Verdict {
-        DenyColumns::evaluate(&testing::statement_with_schema(sql, SCHEMA), &testing::context(CONFIG))
+        DenyColumns::evaluate(
+            &testing::statement_with_schema(sql, SCHEMA),
+            &testing::context(CONFIG),
+        )
     }
 
     fn without_schema(sql: &str) -> Verdict {
@@ -202,8 +238,16 @@ mod tests {
             "column `employees.ssn` is not readable: leave it out of the query"
         );
         assert!(reason(with_schema("select salary from employees")).contains("`employees.salary`"));
-        assert!(reason(with_schema("select d.name from departments d, employees where ssn = ''")).contains("ssn"));
-        assert_eq!(with_schema("select e.name, d.name from employees e join departments d on d.id = e.id"), Verdict::Allow);
+        assert!(
+            reason(with_schema(
+                "select d.name from departments d, employees where ssn = ''"
+            ))
+            .contains("ssn")
+        );
+        assert_eq!(
+            with_schema("select e.name, d.name from employees e join departments d on d.id = e.id"),
+            Verdict::Allow
+        );
     }
 
     #[test]
@@ -214,49 +258,95 @@ mod tests {
             "select p.ssn from people p join employees e on e.id = p.id",
             schema,
         );
-        assert_eq!(DenyColumns::evaluate(&statement, &testing::context(CONFIG)), Verdict::Allow);
+        assert_eq!(
+            DenyColumns::evaluate(&statement, &testing::context(CONFIG)),
+            Verdict::Allow
+        );
     }
 
     #[test]
     fn wildcards_over_a_listed_relation() {
         assert!(reason(with_schema("select * from employees")).contains("`*` would include it"));
-        assert!(reason(with_schema("select e.* from employees e")).contains("`e.*` would include it"));
-        assert_eq!(with_schema("select d.* from departments d join employees e on e.id = d.id"), Verdict::Allow);
-        assert_eq!(with_schema("select count(*) from employees"), Verdict::Allow, "count(*) reads no column");
+        assert!(
+            reason(with_schema("select e.* from employees e")).contains("`e.*` would include it")
+        );
+        assert_eq!(
+            with_schema("select d.* from departments d join employees e on e.id = d.id"),
+            Verdict::Allow
+        );
+        assert_eq!(
+            with_schema("select count(*) from employees"),
+            Verdict::Allow,
+            "count(*) reads no column"
+        );
     }
 
     #[test]
     fn whole_row_references() {
-        assert!(reason(with_schema("select e from employees e")).contains("whole-row reference `e`"));
-        assert!(reason(with_schema("select row_to_json(employees) from employees")).contains("`employees`"));
+        assert!(
+            reason(with_schema("select e from employees e")).contains("whole-row reference `e`")
+        );
+        assert!(
+            reason(with_schema("select row_to_json(employees) from employees"))
+                .contains("`employees`")
+        );
+    }
+
+    #[test]
+    fn natural_joins_compare_unnamed_columns() {
+        let reason = reason(with_schema(
+            "select d.name from departments d natural join employees e",
+        ));
+        assert!(reason.contains("NATURAL join"), "{reason}");
+        assert_eq!(
+            with_schema("select d.name from departments d natural join departments x"),
+            Verdict::Allow
+        );
     }
 
     #[test]
     fn the_catalog_decides_for_known_relations() {
         let schema = "CREATE TABLE public.employees (id integer, name text);";
         let statement = testing::statement_with_schema("select * from employees", schema);
-        assert_eq!(DenyColumns::evaluate(&statement, &testing::context(CONFIG)), Verdict::Allow);
+        assert_eq!(
+            DenyColumns::evaluate(&statement, &testing::context(CONFIG)),
+            Verdict::Allow
+        );
     }
 
     #[test]
     fn unknown_relations_are_assumed_to_have_every_denied_column() {
         assert!(reason(without_schema("select * from employees")).contains("`employees.ssn`"));
-        assert!(reason(without_schema("select e.salary from employees e")).contains("`employees.salary`"));
+        assert!(
+            reason(without_schema("select e.salary from employees e"))
+                .contains("`employees.salary`")
+        );
         assert_eq!(without_schema("select name from employees"), Verdict::Allow);
     }
 
     #[test]
     fn schema_qualified_keys() {
         let config = r#"{"columns": {"hr.employees": ["ssn"]}}"#;
-        let verdict = |sql: &str| DenyColumns::evaluate(&testing::statement(sql), &testing::context(config));
-        assert!(matches!(verdict("select ssn from hr.employees"), Verdict::Reject(_)));
-        assert!(matches!(verdict("select ssn from employees"), Verdict::Reject(_)), "search path may find hr");
+        let verdict =
+            |sql: &str| DenyColumns::evaluate(&testing::statement(sql), &testing::context(config));
+        assert!(matches!(
+            verdict("select ssn from hr.employees"),
+            Verdict::Reject(_)
+        ));
+        assert!(
+            matches!(verdict("select ssn from employees"), Verdict::Reject(_)),
+            "search path may find hr"
+        );
         assert_eq!(verdict("select ssn from public.employees"), Verdict::Allow);
     }
 
     #[test]
     fn a_bad_config_rejects() {
-        let verdict = DenyColumns::evaluate(&testing::statement("select 1"), &testing::context("{}"));
-        assert_eq!(verdict, Verdict::Reject("invalid policy config: missing field `columns`".into()));
+        let verdict =
+            DenyColumns::evaluate(&testing::statement("select 1"), &testing::context("{}"));
+        assert_eq!(
+            verdict,
+            Verdict::Reject("invalid policy config: missing field `columns`".into())
+        );
     }
 }

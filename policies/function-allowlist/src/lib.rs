@@ -12,6 +12,7 @@ use querygate_policy::{Context, FunctionCall, Policy, Statement, Verdict};
 use serde::Deserialize;
 
 /// The functions allowed when the configuration lists none.
+#[rustfmt::skip]
 pub const DEFAULT_FUNCTIONS: &[&str] = &[
     // aggregates
     "count", "sum", "avg", "min", "max", "array_agg", "string_agg", "bool_and", "bool_or", "every",
@@ -69,7 +70,10 @@ impl Policy for FunctionAllowlist {
         };
         let allowed: Vec<String> = match &config.functions {
             Some(functions) => functions.iter().map(|name| normalize(name)).collect(),
-            None => DEFAULT_FUNCTIONS.iter().map(|name| (*name).to_owned()).collect(),
+            None => DEFAULT_FUNCTIONS
+                .iter()
+                .map(|name| (*name).to_owned())
+                .collect(),
         };
         let mut refused: Vec<String> = Vec::new();
         for call in &statement.functions {
@@ -87,7 +91,11 @@ impl Policy for FunctionAllowlist {
             several => Verdict::Reject(format!(
                 "functions {} are not on this deployment's list of allowed functions: write the \
                  query without them",
-                several.iter().map(|name| format!("`{name}`")).collect::<Vec<_>>().join(", ")
+                several
+                    .iter()
+                    .map(|name| format!("`{name}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )),
         }
     }
@@ -148,23 +156,36 @@ mod tests {
                     .into()
             )
         );
-        assert!(matches!(evaluate("select * from generate_series(1, 10)", "{}"), Verdict::Reject(_)));
+        assert!(matches!(
+            evaluate("select * from generate_series(1, 10)", "{}"),
+            Verdict::Reject(_)
+        ));
     }
 
     #[test]
     fn a_configured_list_replaces_the_default() {
         let config = r#"{"functions": ["COUNT", "pg_catalog.lower", "public.mask"]}"#;
-        assert_eq!(evaluate("select count(*), lower(a), public.mask(b) from t", config), Verdict::Allow);
-        let Verdict::Reject(reason) = evaluate("select sum(a), upper(b), sum(c) from t", config) else {
+        assert_eq!(
+            evaluate("select count(*), lower(a), public.mask(b) from t", config),
+            Verdict::Allow
+        );
+        let Verdict::Reject(reason) = evaluate("select sum(a), upper(b), sum(c) from t", config)
+        else {
             panic!("expected a rejection");
         };
-        assert!(reason.starts_with("functions `sum`, `upper` are not"), "{reason}");
+        assert!(
+            reason.starts_with("functions `sum`, `upper` are not"),
+            "{reason}"
+        );
     }
 
     #[test]
     fn pg_catalog_is_ignored_other_schemas_are_not() {
         let config = r#"{"functions": ["count", "mask"]}"#;
-        assert_eq!(evaluate("select pg_catalog.count(*) from t", config), Verdict::Allow);
+        assert_eq!(
+            evaluate("select pg_catalog.count(*) from t", config),
+            Verdict::Allow
+        );
         let Verdict::Reject(reason) = evaluate("select evil.mask(a) from t", config) else {
             panic!("expected a rejection");
         };
@@ -173,7 +194,13 @@ mod tests {
 
     #[test]
     fn an_empty_list_allows_no_function() {
-        assert_eq!(evaluate("select a from t", r#"{"functions": []}"#), Verdict::Allow);
-        assert!(matches!(evaluate("select count(*) from t", r#"{"functions": []}"#), Verdict::Reject(_)));
+        assert_eq!(
+            evaluate("select a from t", r#"{"functions": []}"#),
+            Verdict::Allow
+        );
+        assert!(matches!(
+            evaluate("select count(*) from t", r#"{"functions": []}"#),
+            Verdict::Reject(_)
+        ));
     }
 }

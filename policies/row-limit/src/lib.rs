@@ -76,7 +76,9 @@ fn bound(query: &mut Query, max: u64) -> Result<(), String> {
         }
     }
     match &mut query.limit_clause {
-        Some(LimitClause::LimitOffset { limit: Some(limit), .. })
+        Some(LimitClause::LimitOffset {
+            limit: Some(limit), ..
+        })
         | Some(LimitClause::OffsetCommaLimit { limit, .. }) => {
             if is_null(limit) {
                 *limit = number(max);
@@ -86,7 +88,10 @@ fn bound(query: &mut Query, max: u64) -> Result<(), String> {
             }
         }
         // LIMIT ALL, or only an OFFSET.
-        Some(LimitClause::LimitOffset { limit: limit @ None, .. }) => {
+        Some(LimitClause::LimitOffset {
+            limit: limit @ None,
+            ..
+        }) => {
             if query.fetch.is_none() {
                 *limit = Some(number(max));
             }
@@ -181,15 +186,30 @@ mod tests {
 
     #[test]
     fn a_limit_at_the_maximum_is_allowed_and_one_above_is_lowered() {
-        assert_eq!(evaluate("select * from t limit 100", r#"{"max_rows": 100}"#), Verdict::Allow);
-        assert_eq!(rewritten("select * from t limit 101"), "SELECT * FROM t LIMIT 100");
+        assert_eq!(
+            evaluate("select * from t limit 100", r#"{"max_rows": 100}"#),
+            Verdict::Allow
+        );
+        assert_eq!(
+            rewritten("select * from t limit 101"),
+            "SELECT * FROM t LIMIT 100"
+        );
     }
 
     #[test]
     fn offsets_and_limit_all_keep_their_offset() {
-        assert_eq!(rewritten("select * from t offset 5"), "SELECT * FROM t LIMIT 100 OFFSET 5");
-        assert_eq!(rewritten("select * from t limit all offset 5"), "SELECT * FROM t LIMIT 100 OFFSET 5");
-        assert_eq!(rewritten("select * from t limit null"), "SELECT * FROM t LIMIT 100");
+        assert_eq!(
+            rewritten("select * from t offset 5"),
+            "SELECT * FROM t LIMIT 100 OFFSET 5"
+        );
+        assert_eq!(
+            rewritten("select * from t limit all offset 5"),
+            "SELECT * FROM t LIMIT 100 OFFSET 5"
+        );
+        assert_eq!(
+            rewritten("select * from t limit null"),
+            "SELECT * FROM t LIMIT 100"
+        );
     }
 
     #[test]
@@ -198,8 +218,14 @@ mod tests {
             rewritten("select * from t fetch first 500 rows only"),
             "SELECT * FROM t FETCH FIRST 100 ROWS ONLY"
         );
-        assert_eq!(evaluate("select * from t fetch first row only", "{}"), Verdict::Allow);
-        assert!(rejected("select * from t order by a fetch first 5 rows with ties").contains("WITH TIES"));
+        assert_eq!(
+            evaluate("select * from t fetch first row only", "{}"),
+            Verdict::Allow
+        );
+        assert!(
+            rejected("select * from t order by a fetch first 5 rows with ties")
+                .contains("WITH TIES")
+        );
     }
 
     #[test]
@@ -237,7 +263,10 @@ mod tests {
         let Verdict::Reject(reason) = evaluate("select 1", r#"{"max_row": 5}"#) else {
             panic!("expected a rejection");
         };
-        assert!(reason.starts_with("invalid policy config: unknown field `max_row`"), "{reason}");
+        assert!(
+            reason.starts_with("invalid policy config: unknown field `max_row`"),
+            "{reason}"
+        );
         assert_eq!(
             evaluate("select 1", r#"{"max_rows": 0}"#),
             Verdict::Reject("invalid policy config: `max_rows` must be at least 1".into())

@@ -12,21 +12,56 @@ use sqlparser::ast::{Ident, ObjectName, ObjectNamePart, Query};
 
 use crate::{Statement, Verdict};
 
+/// The deepest JSON nesting [`parse_ast_json`] reads. See there.
+pub const MAX_JSON_DEPTH: usize = 512;
+
 /// Reads the host's JSON syntax tree.
 ///
-/// serde_json stops at 128 levels of nesting, which a left-deep chain of about fifty `AND`s
-/// reaches; such a statement gets an error (and the policy should reject it) rather than a guest
-/// stack overflow.
+/// Reading, visiting, rendering and dropping a syntax tree recurse once per level, and a long
+/// flat expression (`a AND b AND …`) is a left-deep tree, one level per operator. A tree deeper
+/// than [`MAX_JSON_DEPTH`] levels of JSON is refused with an error (the policy should reject the
+/// statement) before anything recurses, so the guest never overflows its stack.
 pub(crate) fn parse_ast_json(json: &str) -> Result<sqlparser::ast::Statement, String> {
-    serde_json::from_str(json).map_err(|error| {
-        if error.to_string().starts_with("recursion limit exceeded") {
-            "the statement is nested too deeply for this policy to read; split it into simpler \
-             statements"
-                .to_owned()
-        } else {
-            format!("cannot read the statement's syntax tree: {error}")
+    if json_depth(json) > MAX_JSON_DEPTH {
+        return Err(
+            "the statement is nested too deeply for this policy to read; split it into \
+                    simpler statements"
+                .to_owned(),
+        );
+    }
+    let mut deserializer = serde_json::Deserializer::from_str(json);
+    deserializer.disable_recursion_limit();
+    let tree = serde::Deserialize::deserialize(&mut deserializer)
+        .and_then(|tree| deserializer.end().map(|()| tree))
+        .map_err(|error| format!("cannot read the statement's syntax tree: {error}"))?;
+    Ok(tree)
+}
+
+/// The deepest nesting of objects and arrays in `json`, without parsing it.
+fn json_depth(json: &str) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for byte in json.bytes() {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
         }
-    })
+        match byte {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 /// The verdict for a possibly changed tree: [`Verdict::Allow`] when it renders to the statement's
@@ -89,12 +124,19 @@ impl CteScope {
     pub fn enter(&mut self, query: &Query) {
         let (names, recursive) = match &query.with {
             Some(with) => (
-                with.cte_tables.iter().map(|cte| folded(&cte.alias.name)).collect(),
+                with.cte_tables
+                    .iter()
+                    .map(|cte| folded(&cte.alias.name))
+                    .collect(),
                 with.recursive,
             ),
             None => (Vec::new(), false),
         };
-        self.frames.push(Frame { names, recursive, done: 0 });
+        self.frames.push(Frame {
+            names,
+            recursive,
+            done: 0,
+        });
     }
 
     /// A query ends. If it was the body of an enclosing WITH entry, the next entry's body (and
@@ -159,7 +201,11 @@ mod tests {
 
         fn pre_visit_table_factor(&mut self, factor: &TableFactor) -> ControlFlow<()> {
             if let TableFactor::Table { name, .. } = factor {
-                let cte = if self.scope.is_cte(name) { " (cte)" } else { "" };
+                let cte = if self.scope.is_cte(name) {
+                    " (cte)"
+                } else {
+                    ""
+                };
                 self.seen.push(format!("{name}{cte}"));
             }
             ControlFlow::Continue(())
@@ -192,7 +238,9 @@ mod tests {
     #[test]
     fn recursive_bodies_see_every_entry() {
         assert_eq!(
-            tables("WITH RECURSIVE a AS (SELECT * FROM a UNION SELECT * FROM b), b AS (SELECT 1) SELECT * FROM a"),
+            tables(
+                "WITH RECURSIVE a AS (SELECT * FROM a UNION SELECT * FROM b), b AS (SELECT 1) SELECT * FROM a"
+            ),
             ["a (cte)", "b (cte)", "a (cte)"]
         );
     }
@@ -236,6 +284,9 @@ mod tests {
         else {
             panic!("parse");
         };
-        assert_eq!(folded_parts(&name), Some(vec!["hr".to_owned(), "Employees".to_owned()]));
+        assert_eq!(
+            folded_parts(&name),
+            Some(vec!["hr".to_owned(), "Employees".to_owned()])
+        );
     }
 }

@@ -15,7 +15,8 @@ use crate::Context;
 pub fn config<T: DeserializeOwned>(context: &Context) -> Result<T, String> {
     let text = context.config.trim();
     let text = if text.is_empty() { "{}" } else { text };
-    serde_json::from_str(text).map_err(|error| format!("invalid policy config: {}", describe(&error)))
+    serde_json::from_str(text)
+        .map_err(|error| format!("invalid policy config: {}", describe(&error)))
 }
 
 /// The error without serde_json's " at line 1 column 17" suffix: the user wrote TOML, not this JSON.
@@ -56,7 +57,13 @@ mod tests {
     #[test]
     fn reads_a_json_object() {
         let limits: Limits = config(&context(r#"{"max_rows": 5}"#)).unwrap();
-        assert_eq!(limits, Limits { max_rows: 5, strict: false });
+        assert_eq!(
+            limits,
+            Limits {
+                max_rows: 5,
+                strict: false
+            }
+        );
     }
 
     #[test]
@@ -68,7 +75,10 @@ mod tests {
     #[test]
     fn an_unknown_field_is_an_error() {
         let error = config::<Limits>(&context(r#"{"max_row": 5}"#)).unwrap_err();
-        assert!(error.starts_with("invalid policy config: unknown field `max_row`"), "{error}");
+        assert!(
+            error.starts_with("invalid policy config: unknown field `max_row`"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -81,6 +91,9 @@ mod tests {
     #[test]
     fn a_wrong_type_names_the_problem() {
         let error = config::<Limits>(&context(r#"{"max_rows": "ten"}"#)).unwrap_err();
-        assert!(error.starts_with("invalid policy config: invalid type: string"), "{error}");
+        assert!(
+            error.starts_with("invalid policy config: invalid type: string"),
+            "{error}"
+        );
     }
 }

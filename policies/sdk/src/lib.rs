@@ -29,7 +29,8 @@
 //! Features:
 //! - `ast`: [`StatementExt::ast`] turns the host's syntax tree back into a
 //!   [`sqlparser`] `Statement`, for policies that rewrite. Off by default: it makes a module about
-//!   ten times larger, and policies that only read the analysis do not need it.
+//!   25 times larger (4 MB rather than 150 KB), and policies that only read the analysis do not
+//!   need it.
 //! - `testing` (native only): [`testing`].
 
 mod config;
@@ -94,7 +95,7 @@ macro_rules! export_policy {
                 }
             }
 
-            $crate::bindings::export!(QuerygatePolicyExport with_types_in $crate::bindings);
+    $crate::bindings::export!(QuerygatePolicyExport with_types_in $crate::bindings);
         };
     };
 }

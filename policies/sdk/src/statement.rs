@@ -117,7 +117,12 @@ mod tests {
     use super::*;
     use crate::StatementKind;
 
-    fn relation(schema: Option<&str>, name: &str, alias: Option<&str>, columns: &[&str]) -> Relation {
+    fn relation(
+        schema: Option<&str>,
+        name: &str,
+        alias: Option<&str>,
+        columns: &[&str],
+    ) -> Relation {
         Relation {
             schema: schema.map(str::to_owned),
             name: name.to_owned(),
@@ -125,7 +130,10 @@ mod tests {
             known: !columns.is_empty(),
             columns: columns
                 .iter()
-                .map(|name| Column { name: (*name).to_owned(), data_type: "text".to_owned() })
+                .map(|name| Column {
+                    name: (*name).to_owned(),
+                    data_type: "text".to_owned(),
+                })
                 .collect(),
         }
     }
@@ -150,11 +158,18 @@ mod tests {
             relation(Some("public"), "departments", None, &["id", "name"]),
         ]);
         let names = |qualifier: &str| -> Vec<String> {
-            statement.resolve(qualifier).iter().map(|r| r.qualified_name()).collect()
+            statement
+                .resolve(qualifier)
+                .iter()
+                .map(|r| r.qualified_name())
+                .collect()
         };
         assert_eq!(names("e"), ["employees"]);
         assert_eq!(names("E"), ["employees"]);
-        assert!(names("employees").is_empty(), "an aliased table is only reachable by its alias");
+        assert!(
+            names("employees").is_empty(),
+            "an aliased table is only reachable by its alias"
+        );
         assert_eq!(names("departments"), ["public.departments"]);
         assert_eq!(names("public.departments"), ["public.departments"]);
         assert!(names("hr.departments").is_empty());
@@ -167,7 +182,11 @@ mod tests {
         let statement = statement(vec![relation(None, "employees", None, &[])]);
         assert_eq!(statement.resolve("hr.employees").len(), 1);
         assert_eq!(statement.resolve("db.hr.employees").len(), 1);
-        assert_eq!(statement.columns_of("employees"), None, "unknown relations have no columns");
+        assert_eq!(
+            statement.columns_of("employees"),
+            None,
+            "unknown relations have no columns"
+        );
     }
 
     #[test]

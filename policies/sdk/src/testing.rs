@@ -85,7 +85,10 @@ pub fn analyze(sql: &str, catalog: &Catalog) -> Result<Statement, Refusal> {
                 columns: relation
                     .columns
                     .into_iter()
-                    .map(|column| Column { name: column.name, data_type: column.data_type })
+                    .map(|column| Column {
+                        name: column.name,
+                        data_type: column.data_type,
+                    })
                     .collect(),
             })
             .collect(),
@@ -101,7 +104,10 @@ pub fn analyze(sql: &str, catalog: &Catalog) -> Result<Statement, Refusal> {
         column_refs: analysis
             .column_refs
             .into_iter()
-            .map(|column| ColumnRef { qualifier: column.qualifier, name: column.name })
+            .map(|column| ColumnRef {
+                qualifier: column.qualifier,
+                name: column.name,
+            })
             .collect(),
         limit: analysis.limit,
         limit_expr: analysis.limit_expr,

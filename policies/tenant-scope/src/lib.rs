@@ -33,8 +33,8 @@ use core::ops::ControlFlow;
 use querygate_policy::ast::{CteScope, folded_parts};
 use querygate_policy::sqlparser::ast::helpers::attached_token::AttachedToken;
 use querygate_policy::sqlparser::ast::{
-    BinaryOperator, Expr, GroupByExpr, Ident, Query, Select, SelectFlavor,
-    SelectItem, SetExpr, TableAlias, TableFactor, TableWithJoins, Value, VisitMut, VisitorMut,
+    BinaryOperator, Expr, GroupByExpr, Ident, Query, Select, SelectFlavor, SelectItem, SetExpr,
+    TableAlias, TableFactor, TableWithJoins, Value, VisitMut, VisitorMut,
     WildcardAdditionalOptions,
 };
 use querygate_policy::{
@@ -104,15 +104,19 @@ fn tenant(config: &Config, context: &Context) -> Result<String, String> {
     let (tenant, source) = match (&config.value, config.value_from) {
         (Some(value), None) => (value.clone(), "the configured `value`"),
         (None, Some(ValueFrom::ClientName)) => (context.client_name.clone(), "the client name"),
-        (None, Some(ValueFrom::DatabaseUser)) => (context.database_user.clone(), "the database user"),
+        (None, Some(ValueFrom::DatabaseUser)) => {
+            (context.database_user.clone(), "the database user")
+        }
         _ => {
             return Err(
-                "invalid policy config: set exactly one of `value` and `value_from`".into()
+                "invalid policy config: set exactly one of `value` and `value_from`".into(),
             );
         }
     };
     if tenant.is_empty() {
-        return Err(format!("no tenant to scope the statement to: {source} is empty"));
+        return Err(format!(
+            "no tenant to scope the statement to: {source} is empty"
+        ));
     }
     Ok(tenant)
 }
@@ -144,7 +148,9 @@ impl Rewriter<'_> {
                 }
         });
         match relation {
-            Some(relation @ Relation { known: true, .. }) => Ok(relation.has_column(&self.config.column)),
+            Some(relation @ Relation { known: true, .. }) => {
+                Ok(relation.has_column(&self.config.column))
+            }
             _ => Err(format!(
                 "table `{written}` is not in querygate's catalog, so `tenant-scope` cannot tell \
                  whether it holds tenant data: give querygate the schema, or list the tenant \
@@ -168,9 +174,14 @@ impl Rewriter<'_> {
             at: None,
         });
         let condition = Expr::BinaryOp {
-            left: Box::new(Expr::CompoundIdentifier(vec![table_name, identifier(&self.config.column)])),
+            left: Box::new(Expr::CompoundIdentifier(vec![
+                table_name,
+                identifier(&self.config.column),
+            ])),
             op: BinaryOperator::Eq,
-            right: Box::new(Expr::value(Value::SingleQuotedString(self.tenant.to_owned()))),
+            right: Box::new(Expr::value(Value::SingleQuotedString(
+                self.tenant.to_owned(),
+            ))),
         };
         TableFactor::Derived {
             lateral: false,
@@ -196,7 +207,10 @@ impl VisitorMut for Rewriter<'_> {
 
     // Post-visit: the subquery put in place here is not visited again.
     fn post_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<String> {
-        let TableFactor::Table { name, args: None, .. } = factor else {
+        let TableFactor::Table {
+            name, args: None, ..
+        } = factor
+        else {
             return ControlFlow::Continue(());
         };
         if self.scope.is_cte(name) {
@@ -232,8 +246,14 @@ fn named(name: &str, schema: Option<&String>, table: &str) -> bool {
 /// The column as an identifier, quoted unless it is a plain lower-case name.
 fn identifier(column: &str) -> Ident {
     let plain = column.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
-        && column.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if plain { Ident::new(column) } else { Ident::with_quote('"', column) }
+        && column
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if plain {
+        Ident::new(column)
+    } else {
+        Ident::with_quote('"', column)
+    }
 }
 
 fn placeholder() -> TableFactor {
@@ -272,7 +292,10 @@ fn select_star_where(table: TableFactor, condition: Expr) -> Query {
         projection: vec![SelectItem::Wildcard(WildcardAdditionalOptions::default())],
         exclude: None,
         into: None,
-        from: vec![TableWithJoins { relation: table, joins: Vec::new() }],
+        from: vec![TableWithJoins {
+            relation: table,
+            joins: Vec::new(),
+        }],
         lateral_views: Vec::new(),
         prewhere: None,
         selection: Some(condition),
@@ -317,7 +340,10 @@ mod tests {
     const ACME: &str = r#"{"column": "tenant_id", "value": "acme"}"#;
 
     fn evaluate(sql: &str, config: &str) -> Verdict {
-        TenantScope::evaluate(&testing::statement_with_schema(sql, SCHEMA), &testing::context(config))
+        TenantScope::evaluate(
+            &testing::statement_with_schema(sql, SCHEMA),
+            &testing::context(config),
+        )
     }
 
     fn rewritten(sql: &str) -> String {
@@ -404,7 +430,10 @@ mod tests {
             panic!("expected a rewrite");
         };
         assert!(sql.contains("= 'acme_reader'"), "{sql}");
-        let context = Context { database_user: String::new(), ..context };
+        let context = Context {
+            database_user: String::new(),
+            ..context
+        };
         assert_eq!(
             rejected(TenantScope::evaluate(&statement, &context)),
             "no tenant to scope the statement to: the database user is empty"
@@ -414,17 +443,27 @@ mod tests {
     #[test]
     fn value_and_value_from_are_exclusive() {
         let both = r#"{"column": "tenant_id", "value": "a", "value_from": "client-name"}"#;
-        assert!(rejected(evaluate("select 1", both)).contains("exactly one of `value` and `value_from`"));
+        assert!(
+            rejected(evaluate("select 1", both))
+                .contains("exactly one of `value` and `value_from`")
+        );
         let neither = r#"{"column": "tenant_id"}"#;
         assert!(rejected(evaluate("select 1", neither)).contains("exactly one"));
         let bad = r#"{"column": "tenant_id", "value_from": "hostname"}"#;
-        assert!(rejected(evaluate("select 1", bad)).starts_with("invalid policy config: unknown variant `hostname`"));
+        assert!(
+            rejected(evaluate("select 1", bad))
+                .starts_with("invalid policy config: unknown variant `hostname`")
+        );
     }
 
     #[test]
     fn unknown_tables_are_rejected_unless_tables_are_listed() {
-        assert!(rejected(evaluate("select * from audit_log", ACME)).starts_with("table `audit_log` is not in"));
-        let listed = r#"{"column": "tenant_id", "value": "acme", "tables": ["audit_log", "hr.people"]}"#;
+        assert!(
+            rejected(evaluate("select * from audit_log", ACME))
+                .starts_with("table `audit_log` is not in")
+        );
+        let listed =
+            r#"{"column": "tenant_id", "value": "acme", "tables": ["audit_log", "hr.people"]}"#;
         assert_eq!(
             evaluate("select * from audit_log, employees, hr.people, public.people", listed),
             Verdict::Rewrite(
@@ -439,10 +478,15 @@ mod tests {
     fn a_quoted_column_is_quoted() {
         let schema = r#"CREATE TABLE public.t (id integer, "Tenant" text);"#;
         let statement = testing::statement_with_schema("select id from t", schema);
-        let verdict = TenantScope::evaluate(&statement, &testing::context(r#"{"column": "Tenant", "value": "a"}"#));
+        let verdict = TenantScope::evaluate(
+            &statement,
+            &testing::context(r#"{"column": "Tenant", "value": "a"}"#),
+        );
         assert_eq!(
             verdict,
-            Verdict::Rewrite(r#"SELECT id FROM (SELECT * FROM t WHERE t."Tenant" = 'a') AS t"#.into())
+            Verdict::Rewrite(
+                r#"SELECT id FROM (SELECT * FROM t WHERE t."Tenant" = 'a') AS t"#.into()
+            )
         );
     }
 

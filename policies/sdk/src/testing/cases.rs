@@ -44,7 +44,12 @@ pub type Evaluate = fn(&Statement, &Context) -> Verdict;
 /// and `[policy.config]`; `schema_file` describes the tables; `policies` maps the names the cases
 /// use to native implementations. A case that names a policy without an implementation here
 /// fails.
-pub fn run(config_file: &Path, schema_file: &Path, cases_file: &Path, policies: &[(&str, Evaluate)]) {
+pub fn run(
+    config_file: &Path,
+    schema_file: &Path,
+    cases_file: &Path,
+    policies: &[(&str, Evaluate)],
+) {
     let configured = read_config(config_file);
     let catalog = catalog(&read(schema_file));
     let file: CasesFile = parse_toml(cases_file);
@@ -60,13 +65,19 @@ pub fn run(config_file: &Path, schema_file: &Path, cases_file: &Path, policies: 
                 .iter()
                 .find(|(configured, _)| configured == name)
                 .map(|(_, config)| config.clone())
-                .unwrap_or_else(|| panic!("{}: no [[policy]] named `{name}`", config_file.display()));
+                .unwrap_or_else(|| {
+                    panic!("{}: no [[policy]] named `{name}`", config_file.display())
+                });
             let evaluate = policies
                 .iter()
                 .find(|(implemented, _)| implemented == name)
                 .map(|(_, evaluate)| *evaluate)
                 .unwrap_or_else(|| panic!("no native implementation of policy `{name}` given"));
-            Step { name: name.clone(), config, evaluate }
+            Step {
+                name: name.clone(),
+                config,
+                evaluate,
+            }
         })
         .collect();
 
@@ -86,7 +97,11 @@ pub fn run(config_file: &Path, schema_file: &Path, cases_file: &Path, policies: 
         "{}: cases failed:\n{failures}",
         cases_file.display()
     );
-    eprintln!("{}: {} cases passed", cases_file.display(), file.cases.len());
+    eprintln!(
+        "{}: {} cases passed",
+        cases_file.display(),
+        file.cases.len()
+    );
 }
 
 struct Step {
@@ -109,11 +124,19 @@ pub enum Outcome {
 fn run_case(sql: &str, catalog: &Catalog, chain: &[Step], base: &Context) -> Outcome {
     let mut statement = match analyze(sql, catalog) {
         Ok(statement) => statement,
-        Err(refusal) => return Outcome::Rejected { by: refusal.class, reason: refusal.message },
+        Err(refusal) => {
+            return Outcome::Rejected {
+                by: refusal.class,
+                reason: refusal.message,
+            };
+        }
     };
     let mut rewritten_by = Vec::new();
     for step in chain {
-        let context = Context { config: step.config.clone(), ..base.clone() };
+        let context = Context {
+            config: step.config.clone(),
+            ..base.clone()
+        };
         match (step.evaluate)(&statement, &context) {
             Verdict::Allow => {}
             Verdict::Rewrite(sql) => match analyze(&sql, catalog) {
@@ -134,13 +157,21 @@ fn run_case(sql: &str, catalog: &Catalog, chain: &[Step], base: &Context) -> Out
                     reason: "malformed verdict: empty reject reason".to_owned(),
                 };
             }
-            Verdict::Reject(reason) => return Outcome::Rejected { by: step.name.clone(), reason },
+            Verdict::Reject(reason) => {
+                return Outcome::Rejected {
+                    by: step.name.clone(),
+                    reason,
+                };
+            }
         }
     }
     if rewritten_by.is_empty() {
         Outcome::Allowed { sql: statement.sql }
     } else {
-        Outcome::Rewritten { sql: statement.sql, by: rewritten_by }
+        Outcome::Rewritten {
+            sql: statement.sql,
+            by: rewritten_by,
+        }
     }
 }
 
@@ -160,6 +191,7 @@ struct ContextFields {
     database_user: Option<String>,
     database_name: Option<String>,
     client_name: Option<String>,
+    tool: Option<String>,
 }
 
 impl ContextFields {
@@ -169,6 +201,7 @@ impl ContextFields {
             (&self.database_user, &mut context.database_user),
             (&self.database_name, &mut context.database_name),
             (&self.client_name, &mut context.client_name),
+            (&self.tool, &mut context.tool),
         ];
         for (value, field) in fields {
             if let Some(value) = value {
@@ -210,9 +243,9 @@ impl Case {
         match (self.expect, outcome) {
             (Expect::Allow, Outcome::Allowed { sql })
             | (Expect::Rewrite, Outcome::Rewritten { sql, .. }) => match &self.sql_after {
-                Some(expected) if expected != sql => {
-                    Err(format!("expected sql_after\n    {expected}\n  but it was\n    {sql}"))
-                }
+                Some(expected) if expected != sql => Err(format!(
+                    "expected sql_after\n    {expected}\n  but it was\n    {sql}"
+                )),
                 _ => Ok(()),
             },
             (Expect::Reject, Outcome::Rejected { by, reason }) => {
@@ -252,8 +285,9 @@ fn read_config(path: &Path) -> Vec<(String, String)> {
     file.policy
         .into_iter()
         .map(|entry| {
-            let json = serde_json::to_string(&entry.config)
-                .unwrap_or_else(|error| panic!("{}: config of `{}`: {error}", path.display(), entry.name));
+            let json = serde_json::to_string(&entry.config).unwrap_or_else(|error| {
+                panic!("{}: config of `{}`: {error}", path.display(), entry.name)
+            });
             (entry.name, json)
         })
         .collect()
@@ -297,7 +331,8 @@ mod tests {
 
     #[test]
     fn runs_cases_through_a_chain() {
-        let dir = std::env::temp_dir().join(format!("querygate-policy-cases-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("querygate-policy-cases-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(
             dir.join("querygate.toml"),
@@ -306,7 +341,11 @@ mod tests {
              [[policy]]\nname = \"client\"\npath = \"z.wasm\"\n",
         )
         .unwrap();
-        std::fs::write(dir.join("schema.sql"), "CREATE TABLE public.t (id integer);\n").unwrap();
+        std::fs::write(
+            dir.join("schema.sql"),
+            "CREATE TABLE public.t (id integer);\n",
+        )
+        .unwrap();
         std::fs::write(
             dir.join("cases.toml"),
             r#"
@@ -368,10 +407,18 @@ client_name = "claude-ai"
 "#,
         )
         .unwrap();
-        let policies: &[(&str, Evaluate)] =
-            &[("no-show", no_show), ("limit", lowercase_limit), ("client", client_only)];
+        let policies: &[(&str, Evaluate)] = &[
+            ("no-show", no_show),
+            ("limit", lowercase_limit),
+            ("client", client_only),
+        ];
         for cases in ["cases.toml", "chain.toml"] {
-            run(&dir.join("querygate.toml"), &dir.join("schema.sql"), &dir.join(cases), policies);
+            run(
+                &dir.join("querygate.toml"),
+                &dir.join("schema.sql"),
+                &dir.join(cases),
+                policies,
+            );
         }
 
         std::fs::write(
@@ -380,7 +427,12 @@ client_name = "claude-ai"
         )
         .unwrap();
         let failed = std::panic::catch_unwind(|| {
-            run(&dir.join("querygate.toml"), &dir.join("schema.sql"), &dir.join("wrong.toml"), policies)
+            run(
+                &dir.join("querygate.toml"),
+                &dir.join("schema.sql"),
+                &dir.join("wrong.toml"),
+                policies,
+            )
         });
         assert!(failed.is_err(), "a failing case must fail the test");
         std::fs::remove_dir_all(&dir).unwrap();

@@ -1,0 +1,637 @@
+//! The MCP server: tools and resources over stdio, each statement through the one pipeline.
+//!
+//! Tools: `list_databases`, `query`, `explain`, `check_query`, `list_tables`,
+//! `describe_table`, all read-only. Every call writes one audit line before it answers. The
+//! client's name from the MCP handshake is what policies see as `client-name`.
+
+use crate::audit::{AuditLog, AuditRecord};
+use crate::database::Database;
+use crate::pipeline::{Decision, Outcome, Pipeline};
+use crate::policy::Context;
+use crate::sql::Catalog;
+use rmcp::handler::server::{router::tool::ToolRouter, wrapper::Parameters};
+use rmcp::model::{
+    Implementation, ListResourcesResult, PaginatedRequestParams, ReadResourceRequestParams,
+    ReadResourceResponse, ReadResourceResult, Resource, ResourceContents, ServerCapabilities,
+    ServerConfig,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, Json, Peer, RoleServer, ServerHandler, tool, tool_handler, tool_router};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::RwLock;
+
+/// One configured database and what querygate knows of its tables.
+pub struct DatabaseEntry {
+    pub db: Database,
+    catalog: RwLock<Option<(Arc<Catalog>, Instant)>>,
+}
+
+impl DatabaseEntry {
+    pub fn new(db: Database) -> Self {
+        DatabaseEntry {
+            db,
+            catalog: RwLock::new(None),
+        }
+    }
+
+    /// The catalog, loaded on first use; reloaded when `stale` and older than a second.
+    async fn catalog(&self, stale: bool) -> Result<Arc<Catalog>, String> {
+        if let Some((catalog, loaded)) = &*self.catalog.read().await
+            && (!stale || loaded.elapsed() < Duration::from_secs(1))
+        {
+            return Ok(catalog.clone());
+        }
+        let catalog = Arc::new(self.db.load_catalog().await.map_err(|e| e.to_string())?);
+        *self.catalog.write().await = Some((catalog.clone(), Instant::now()));
+        Ok(catalog)
+    }
+}
+
+/// Shared state of the server.
+pub struct ServerState {
+    pub pipeline: Pipeline,
+    pub databases: Vec<DatabaseEntry>,
+    pub audit: AuditLog,
+}
+
+/// The MCP server.
+#[derive(Clone)]
+pub struct QuerygateServer {
+    state: Arc<ServerState>,
+    tool_router: ToolRouter<Self>,
+}
+
+/// Arguments of `query`, `explain` and `check_query`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct SqlParams {
+    /// Name of the database, as `list_databases` shows it. May be omitted when only one is configured.
+    pub database: Option<String>,
+    /// One PostgreSQL statement (SELECT, VALUES, WITH, SHOW, or EXPLAIN without ANALYZE).
+    pub sql: String,
+}
+
+/// Arguments of `list_tables`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ListTablesParams {
+    /// Name of the database. May be omitted when only one is configured.
+    pub database: Option<String>,
+    /// Only tables in this schema (default: every schema the role can see, except system schemas).
+    pub schema: Option<String>,
+}
+
+/// Arguments of `describe_table`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct DescribeTableParams {
+    /// Name of the database. May be omitted when only one is configured.
+    pub database: Option<String>,
+    /// The table, optionally schema-qualified (`hr.employees`).
+    pub table: String,
+}
+
+/// A configured database.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct DatabaseInfo {
+    /// The name to pass as `database`.
+    pub name: String,
+    /// The database name on the server.
+    pub database_name: String,
+    /// The role statements run as.
+    pub user: String,
+    /// Where it is (host or socket directory, and port). Never includes a password.
+    pub location: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct DatabasesOutput {
+    pub databases: Vec<DatabaseInfo>,
+}
+
+/// A result column.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ColumnOutput {
+    pub name: String,
+    /// PostgreSQL type name.
+    #[serde(rename = "type")]
+    pub type_name: String,
+}
+
+/// How long each part took, in milliseconds.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Timings {
+    pub decide_ms: f64,
+    pub execute_ms: f64,
+}
+
+/// Rows of a query.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct QueryOutput {
+    pub database: String,
+    pub columns: Vec<ColumnOutput>,
+    /// One array per row, values in column order.
+    pub rows: Vec<Vec<serde_json::Value>>,
+    pub row_count: usize,
+    /// True when the row or byte cap cut the result short.
+    pub truncated: bool,
+    /// The SQL that ran (after policies).
+    pub executed_sql: String,
+    /// Policies that rewrote the statement, in order.
+    pub rewritten_by: Vec<String>,
+    pub timings: Timings,
+}
+
+/// A plan.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ExplainOutput {
+    pub database: String,
+    /// The statement that was explained (after policies).
+    pub explained_sql: String,
+    pub rewritten_by: Vec<String>,
+    /// PostgreSQL's `EXPLAIN (FORMAT JSON)` output.
+    pub plan: serde_json::Value,
+}
+
+/// One policy's verdict.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct PolicyVerdict {
+    pub policy: String,
+    /// allow, rewrite, reject or fault.
+    pub verdict: String,
+    pub detail: Option<String>,
+    pub micros: u64,
+}
+
+/// The decision on a statement, without running it.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct CheckOutput {
+    pub database: String,
+    /// allow, rewrite or reject.
+    pub decision: String,
+    /// The SQL that would run.
+    pub final_sql: Option<String>,
+    pub rewritten_by: Vec<String>,
+    /// `parse`, `guard` or a policy name, when rejected.
+    pub rejected_by: Option<String>,
+    pub reason: Option<String>,
+    pub policies: Vec<PolicyVerdict>,
+}
+
+/// Tables, views and their kinds.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct TablesOutput {
+    pub database: String,
+    pub tables: Vec<serde_json::Value>,
+}
+
+/// A table's columns, keys and comments.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct TableOutput {
+    pub database: String,
+    pub table: serde_json::Value,
+}
+
+fn client_name(peer: &Peer<RoleServer>) -> String {
+    peer.peer_info()
+        .map(|info| info.client_info.name.clone())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e3
+}
+
+impl QuerygateServer {
+    pub fn new(state: ServerState) -> Self {
+        QuerygateServer {
+            state: Arc::new(state),
+            tool_router: Self::tool_router(),
+        }
+    }
+
+    fn entry(&self, name: Option<&str>) -> Result<&DatabaseEntry, String> {
+        let names = || {
+            self.state
+                .databases
+                .iter()
+                .map(|d| format!("`{}`", d.db.name()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match name {
+            Some(name) => self
+                .state
+                .databases
+                .iter()
+                .find(|d| d.db.name() == name)
+                .ok_or_else(|| format!("no database named `{name}`: configured are {}", names())),
+            None if self.state.databases.len() == 1 => Ok(&self.state.databases[0]),
+            None if self.state.databases.is_empty() => {
+                Err("no database is configured: add a [[database]] to the config or pass --database NAME=URL".to_string())
+            }
+            None => Err(format!(
+                "several databases are configured ({}): say which one in `database`",
+                names()
+            )),
+        }
+    }
+
+    fn audit(&self, record: &AuditRecord) -> Result<(), String> {
+        self.state.audit.write(record).map_err(|e| {
+            tracing::error!(error = %e, "audit log write failed");
+            format!("could not write the audit log ({e}); nothing was returned")
+        })
+    }
+
+    /// Decide on `sql` for `entry`, refreshing the catalog once if the statement names a
+    /// relation it does not know.
+    async fn decide(
+        &self,
+        entry: &DatabaseEntry,
+        sql: &str,
+        context: Context,
+    ) -> Result<Decision, String> {
+        let mut catalog = entry.catalog(false).await?;
+        let mut refreshed = false;
+        loop {
+            let pipeline = self.state.pipeline.clone();
+            let (sql_owned, ctx, cat) = (sql.to_string(), context.clone(), catalog.clone());
+            let decision =
+                tokio::task::spawn_blocking(move || pipeline.decide(&sql_owned, &cat, &ctx))
+                    .await
+                    .map_err(|e| format!("the policy pipeline failed: {e}"))?;
+            if decision.unknown_relations.is_empty() || refreshed {
+                return Ok(decision);
+            }
+            refreshed = true;
+            catalog = entry.catalog(true).await?;
+        }
+    }
+
+    fn context(&self, entry: &DatabaseEntry, peer: &Peer<RoleServer>, tool: &str) -> Context {
+        Context {
+            database: entry.db.name().to_string(),
+            database_user: entry.db.user().to_string(),
+            database_name: entry.db.dbname().to_string(),
+            client_name: client_name(peer),
+            tool: tool.to_string(),
+        }
+    }
+
+    /// The shared path of `query` and `explain`: resolve, decide, audit a rejection.
+    async fn decided_sql(
+        &self,
+        params: &SqlParams,
+        peer: &Peer<RoleServer>,
+        tool: &str,
+        record: &mut AuditRecord,
+    ) -> Result<(&DatabaseEntry, Decision), String> {
+        let entry = self.entry(params.database.as_deref())?;
+        record.database = Some(entry.db.name().to_string());
+        record.database_user = Some(entry.db.user().to_string());
+        let decision = self
+            .decide(entry, &params.sql, self.context(entry, peer, tool))
+            .await?;
+        record.decision(&decision);
+        Ok((entry, decision))
+    }
+
+    async fn finish<T>(
+        &self,
+        mut record: AuditRecord,
+        result: Result<T, String>,
+    ) -> Result<T, String> {
+        if let Err(error) = &result {
+            if record.error.is_none() {
+                record.error = Some(error.clone());
+            }
+            if record.outcome != "rejected" {
+                record.outcome = "error";
+            }
+        }
+        self.audit(&record)?;
+        result
+    }
+}
+
+#[tool_router]
+impl QuerygateServer {
+    #[tool(
+        description = "List the databases this server can query, with the name to pass as `database`.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn list_databases(
+        &self,
+        peer: Peer<RoleServer>,
+    ) -> Result<Json<DatabasesOutput>, String> {
+        let record = AuditRecord::new(&client_name(&peer), "list_databases");
+        let databases = self
+            .state
+            .databases
+            .iter()
+            .map(|d| DatabaseInfo {
+                name: d.db.name().to_string(),
+                database_name: d.db.dbname().to_string(),
+                user: d.db.user().to_string(),
+                location: d.db.location(),
+            })
+            .collect();
+        self.finish(record, Ok(Json(DatabasesOutput { databases })))
+            .await
+    }
+
+    #[tool(
+        description = "Run one read-only SQL statement (PostgreSQL) and return its rows. The statement is checked by querygate's read-only guard and security policies, which may rewrite it (for example add a LIMIT) or reject it with a reason; results are capped in rows and bytes (`truncated` says when).",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn query(
+        &self,
+        Parameters(params): Parameters<SqlParams>,
+        peer: Peer<RoleServer>,
+    ) -> Result<Json<QueryOutput>, String> {
+        let mut record = AuditRecord::new(&client_name(&peer), "query");
+        let result = async {
+            let (entry, decision) = self
+                .decided_sql(&params, &peer, "query", &mut record)
+                .await?;
+            let (analysis, rewritten_by) = match decision.outcome {
+                Outcome::Allowed {
+                    analysis,
+                    rewritten_by,
+                } => (analysis, rewritten_by),
+                Outcome::Rejected { .. } => return Err(decision.rejection().unwrap_or_default()),
+            };
+            let started = Instant::now();
+            let result = entry
+                .db
+                .execute(&analysis.sql)
+                .await
+                .map_err(|e| e.to_string())?;
+            let execute = started.elapsed();
+            record.outcome = "executed";
+            record.row_count = Some(result.row_count);
+            record.truncated = Some(result.truncated);
+            Ok(Json(QueryOutput {
+                database: entry.db.name().to_string(),
+                columns: result
+                    .columns
+                    .into_iter()
+                    .map(|c| ColumnOutput {
+                        name: c.name,
+                        type_name: c.type_name,
+                    })
+                    .collect(),
+                rows: result.rows,
+                row_count: result.row_count,
+                truncated: result.truncated,
+                executed_sql: analysis.sql,
+                rewritten_by,
+                timings: Timings {
+                    decide_ms: ms(decision.elapsed),
+                    execute_ms: ms(execute),
+                },
+            }))
+        }
+        .await;
+        self.finish(record, result).await
+    }
+
+    #[tool(
+        description = "Show PostgreSQL's query plan (EXPLAIN, FORMAT JSON) for one read-only statement after querygate's policies; the statement is not run (never ANALYZE).",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn explain(
+        &self,
+        Parameters(params): Parameters<SqlParams>,
+        peer: Peer<RoleServer>,
+    ) -> Result<Json<ExplainOutput>, String> {
+        let mut record = AuditRecord::new(&client_name(&peer), "explain");
+        let result = async {
+            let (entry, decision) = self
+                .decided_sql(&params, &peer, "explain", &mut record)
+                .await?;
+            let (analysis, rewritten_by) = match decision.outcome {
+                Outcome::Allowed {
+                    analysis,
+                    rewritten_by,
+                } => (analysis, rewritten_by),
+                Outcome::Rejected { .. } => return Err(decision.rejection().unwrap_or_default()),
+            };
+            if analysis.kind != crate::sql::StatementKind::Query {
+                return Err(
+                    "only queries can be explained: send a SELECT, VALUES or WITH statement"
+                        .to_string(),
+                );
+            }
+            let plan = entry
+                .db
+                .explain(&analysis.sql)
+                .await
+                .map_err(|e| e.to_string())?;
+            record.outcome = "executed";
+            Ok(Json(ExplainOutput {
+                database: entry.db.name().to_string(),
+                explained_sql: analysis.sql,
+                rewritten_by,
+                plan,
+            }))
+        }
+        .await;
+        self.finish(record, result).await
+    }
+
+    #[tool(
+        description = "Say what querygate would do with one SQL statement, without running it: allow, rewrite (with the SQL that would run) or reject (with the reason), and each policy's verdict.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn check_query(
+        &self,
+        Parameters(params): Parameters<SqlParams>,
+        peer: Peer<RoleServer>,
+    ) -> Result<Json<CheckOutput>, String> {
+        let mut record = AuditRecord::new(&client_name(&peer), "check_query");
+        let result = async {
+            let (entry, decision) = self
+                .decided_sql(&params, &peer, "check_query", &mut record)
+                .await?;
+            let policies = record
+                .policies
+                .iter()
+                .map(|p| PolicyVerdict {
+                    policy: p.policy.clone(),
+                    verdict: p.verdict.to_string(),
+                    detail: p.detail.clone(),
+                    micros: p.micros,
+                })
+                .collect();
+            // A rejection is this tool's answer, not its failure.
+            record.error = None;
+            Ok(Json(match &decision.outcome {
+                Outcome::Allowed {
+                    analysis,
+                    rewritten_by,
+                } => CheckOutput {
+                    database: entry.db.name().to_string(),
+                    decision: if rewritten_by.is_empty() {
+                        "allow"
+                    } else {
+                        "rewrite"
+                    }
+                    .to_string(),
+                    final_sql: Some(analysis.sql.clone()),
+                    rewritten_by: rewritten_by.clone(),
+                    rejected_by: None,
+                    reason: None,
+                    policies,
+                },
+                Outcome::Rejected { by, .. } => CheckOutput {
+                    database: entry.db.name().to_string(),
+                    decision: "reject".to_string(),
+                    final_sql: None,
+                    rewritten_by: Vec::new(),
+                    rejected_by: Some(by.to_string()),
+                    reason: decision.rejection(),
+                    policies,
+                },
+            }))
+        }
+        .await;
+        self.finish(record, result).await
+    }
+
+    #[tool(
+        description = "List the tables and views the database role can see, optionally in one schema.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn list_tables(
+        &self,
+        Parameters(params): Parameters<ListTablesParams>,
+        peer: Peer<RoleServer>,
+    ) -> Result<Json<TablesOutput>, String> {
+        let mut record = AuditRecord::new(&client_name(&peer), "list_tables");
+        let result = async {
+            let entry = self.entry(params.database.as_deref())?;
+            record.database = Some(entry.db.name().to_string());
+            let tables = entry
+                .db
+                .list_tables(params.schema.as_deref())
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(Json(TablesOutput {
+                database: entry.db.name().to_string(),
+                tables: tables
+                    .iter()
+                    .map(|t| serde_json::to_value(t).unwrap_or_default())
+                    .collect(),
+            }))
+        }
+        .await;
+        self.finish(record, result).await
+    }
+
+    #[tool(
+        description = "Describe one table or view: its columns with types and nullability, primary key, and comments.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn describe_table(
+        &self,
+        Parameters(params): Parameters<DescribeTableParams>,
+        peer: Peer<RoleServer>,
+    ) -> Result<Json<TableOutput>, String> {
+        let mut record = AuditRecord::new(&client_name(&peer), "describe_table");
+        let result = async {
+            let entry = self.entry(params.database.as_deref())?;
+            record.database = Some(entry.db.name().to_string());
+            let table = entry
+                .db
+                .describe_table(&params.table)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(Json(TableOutput {
+                database: entry.db.name().to_string(),
+                table: serde_json::to_value(&table).unwrap_or_default(),
+            }))
+        }
+        .await;
+        self.finish(record, result).await
+    }
+}
+
+const RESOURCE_PREFIX: &str = "querygate://databases/";
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for QuerygateServer {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_resources()
+                .build(),
+        )
+        .with_server_info(Implementation::new("querygate", env!("CARGO_PKG_VERSION")))
+        .with_instructions(
+            "Query PostgreSQL read-only. Every statement passes querygate's read-only guard and \
+                 security policies, which may rewrite or reject it; a rejection says why and what \
+                 to do instead. Use check_query to test a statement without running it.",
+        )
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        let resources = self
+            .state
+            .databases
+            .iter()
+            .map(|d| {
+                Resource::new(format!("{RESOURCE_PREFIX}{}", d.db.name()), d.db.name())
+                    .with_description(format!(
+                        "PostgreSQL database `{}` as `{}`: its tables and columns",
+                        d.db.dbname(),
+                        d.db.user()
+                    ))
+                    .with_mime_type("application/json")
+            })
+            .collect();
+        Ok(ListResourcesResult::with_all_items(resources))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        let record = AuditRecord::new(&client_name(&context.peer), "read_resource");
+        let result = async {
+            let name = request
+                .uri
+                .strip_prefix(RESOURCE_PREFIX)
+                .ok_or_else(|| format!("unknown resource `{}`", request.uri))?;
+            let entry = self.entry(Some(name))?;
+            let tables = entry
+                .db
+                .list_tables(None)
+                .await
+                .map_err(|e| e.to_string())?;
+            let summary = serde_json::json!({
+                "database": entry.db.name(),
+                "database_name": entry.db.dbname(),
+                "user": entry.db.user(),
+                "tables": tables,
+            });
+            Ok(ReadResourceResult::new(vec![ResourceContents::text(
+                summary.to_string(),
+                request.uri.clone(),
+            )]))
+        }
+        .await;
+        match self.finish(record, result).await {
+            Ok(result) => Ok(result.into()),
+            Err(message) => Err(ErrorData::resource_not_found(message, None)),
+        }
+    }
+}

@@ -1,0 +1,433 @@
+//! `querygate serve` driven by a real MCP client (rmcp) over stdio, on a throwaway PostgreSQL
+//! loaded with the demo HR data, with the example policies on.
+
+use querygate::localpg::{self, LocalPostgres};
+use querygate_e2e::{policies, querygate_bin, repo};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, Implementation,
+    ProtocolVersion, ReadResourceRequestParams,
+};
+use rmcp::service::RunningService;
+use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
+use rmcp::{RoleClient, ServiceExt};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+
+type Client = RunningService<RoleClient, ClientConfig>;
+
+/// A throwaway PostgreSQL with the demo data, shared by the tests of this module's cases.
+async fn demo_postgres() -> LocalPostgres {
+    let pg = LocalPostgres::start().expect("throwaway PostgreSQL starts");
+    let client = pg.superuser_client().await.expect("connect as superuser");
+    localpg::load_demo_data(&client)
+        .await
+        .expect("demo data loads");
+    pg
+}
+
+/// Write a config serving `hr` (read-only role) and `admin` (superuser) with the example
+/// policies (or none), and extra `[[database]]` keys.
+fn write_config(dir: &Path, pg: &LocalPostgres, with_policies: bool, db_extra: &str) -> PathBuf {
+    policies();
+    let mut text = String::new();
+    if with_policies {
+        let examples = std::fs::read_to_string(repo().join("policies/querygate.toml"))
+            .expect("policies/querygate.toml");
+        text.push_str(&examples.replace(
+            "path = \"target/",
+            &format!("path = \"{}/policies/target/", repo().display()),
+        ));
+    }
+    text.push_str(&format!(
+        "\n[cache]\ndir = \"{}\"\n",
+        querygate_e2e::cache_dir().display()
+    ));
+    for (name, user) in [("hr", "querygate_reader"), ("admin", "postgres")] {
+        text.push_str(&format!(
+            "\n[[database]]\nname = \"{name}\"\nurl = \"{}\"\n{db_extra}\n",
+            pg.url("postgres", user)
+                .replace('\\', "\\\\")
+                .replace('"', "\\\"")
+        ));
+    }
+    let path = dir.join("querygate.toml");
+    std::fs::write(&path, text).expect("write config");
+    path
+}
+
+async fn connect(config: &Path, audit: &Path, version: ProtocolVersion) -> Client {
+    let bin = querygate_bin();
+    let (config, audit) = (config.to_path_buf(), audit.to_path_buf());
+    let transport = TokioChildProcess::new(tokio::process::Command::new(bin).configure(|cmd| {
+        cmd.arg("serve")
+            .arg("--config")
+            .arg(&config)
+            .arg("--audit-log")
+            .arg(&audit);
+    }))
+    .expect("querygate serve starts");
+    ClientConfig::new(
+        ClientCapabilities::default(),
+        Implementation::new("e2e-client", "1.0"),
+    )
+    .with_protocol_version(version)
+    .serve(transport)
+    .await
+    .expect("MCP handshake")
+}
+
+async fn call(client: &Client, tool: &'static str, args: Value) -> CallToolResult {
+    let Value::Object(args) = args else {
+        panic!("arguments must be an object")
+    };
+    client
+        .call_tool(CallToolRequestParams::new(tool).with_arguments(args))
+        .await
+        .expect("the tool call gets an answer")
+}
+
+fn structured(result: &CallToolResult) -> &Value {
+    assert_ne!(
+        result.is_error,
+        Some(true),
+        "unexpected tool error: {:?}",
+        result.content
+    );
+    result
+        .structured_content
+        .as_ref()
+        .expect("structured content")
+}
+
+fn error_text(result: &CallToolResult) -> String {
+    assert_eq!(
+        result.is_error,
+        Some(true),
+        "expected a tool error: {:?}",
+        result.structured_content
+    );
+    serde_json::to_string(&result.content).expect("content serializes")
+}
+
+fn audit_lines(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each audit line is JSON"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tools_answer_allow_rewrite_and_reject_on_real_data() {
+    let pg = demo_postgres().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write_config(dir.path(), &pg, true, "");
+    let audit = dir.path().join("audit.jsonl");
+    let client = connect(&config, &audit, ProtocolVersion::V_2025_06_18).await;
+
+    // The tool list: six read-only tools with input and output schemas.
+    let tools = client.list_all_tools().await.expect("tools/list");
+    let mut names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "check_query",
+            "describe_table",
+            "explain",
+            "list_databases",
+            "list_tables",
+            "query"
+        ]
+    );
+    for tool in &tools {
+        let annotations = tool.annotations.as_ref().expect("annotations");
+        assert_eq!(annotations.read_only_hint, Some(true), "{}", tool.name);
+        assert!(
+            tool.output_schema.is_some(),
+            "{} has an output schema",
+            tool.name
+        );
+    }
+    let query_tool = tools.iter().find(|t| t.name == "query").expect("query");
+    let schema = serde_json::to_value(&query_tool.input_schema).expect("schema");
+    assert!(
+        schema["properties"]["sql"]["description"].is_string(),
+        "{schema}"
+    );
+    assert!(schema["properties"]["database"].is_object(), "{schema}");
+
+    // Allowed as written: exact rows.
+    let result = call(
+        &client,
+        "query",
+        json!({"database": "hr", "sql": "SELECT id, name FROM departments ORDER BY id LIMIT 2"}),
+    )
+    .await;
+    let out = structured(&result);
+    assert_eq!(
+        out["columns"],
+        json!([{"name": "id", "type": "int4"}, {"name": "name", "type": "text"}])
+    );
+    assert_eq!(out["row_count"], 2);
+    assert_eq!(out["truncated"], false);
+    assert_eq!(out["rewritten_by"], json!([]));
+    assert_eq!(
+        out["executed_sql"],
+        "SELECT id, name FROM departments ORDER BY id LIMIT 2"
+    );
+    assert_eq!(out["rows"][0][0], 1);
+
+    // Rewritten by row-limit: the LIMIT it added is what ran.
+    let result = call(
+        &client,
+        "query",
+        json!({"database": "hr", "sql": "select id from employees order by id"}),
+    )
+    .await;
+    let out = structured(&result);
+    assert_eq!(
+        out["executed_sql"],
+        "SELECT id FROM employees ORDER BY id LIMIT 100"
+    );
+    assert_eq!(out["rewritten_by"], json!(["row-limit"]));
+    assert_eq!(out["row_count"], 100);
+
+    // Rejected by a policy: a tool error naming the policy.
+    let result = call(
+        &client,
+        "query",
+        json!({"database": "hr", "sql": "SELECT name, ssn FROM employees LIMIT 5"}),
+    )
+    .await;
+    let text = error_text(&result);
+    assert!(text.contains("rejected by policy `deny-columns`"), "{text}");
+
+    // Rejected by the guard; the server keeps serving.
+    let result = call(
+        &client,
+        "query",
+        json!({"database": "hr", "sql": "DELETE FROM employees"}),
+    )
+    .await;
+    assert!(error_text(&result).contains("`DELETE` is not a read-only statement"));
+    let result = call(
+        &client,
+        "query",
+        json!({"database": "hr", "sql": "SELEC 1"}),
+    )
+    .await;
+    assert!(error_text(&result).contains("could not parse SQL"));
+
+    // check_query says what would happen, without running.
+    let result = call(
+        &client,
+        "check_query",
+        json!({"database": "hr", "sql": "select name from departments"}),
+    )
+    .await;
+    let out = structured(&result);
+    assert_eq!(out["decision"], "rewrite");
+    assert_eq!(out["final_sql"], "SELECT name FROM departments LIMIT 100");
+    assert_eq!(out["policies"][0]["policy"], "row-limit");
+    let result = call(
+        &client,
+        "check_query",
+        json!({"database": "hr", "sql": "select ssn from employees"}),
+    )
+    .await;
+    let out = structured(&result);
+    assert_eq!(out["decision"], "reject");
+    assert_eq!(out["rejected_by"], "deny-columns");
+
+    // explain: the plan of the statement after policies.
+    let result = call(
+        &client,
+        "explain",
+        json!({"database": "hr", "sql": "select id from departments"}),
+    )
+    .await;
+    let out = structured(&result);
+    assert_eq!(out["explained_sql"], "SELECT id FROM departments LIMIT 100");
+    assert!(out["plan"][0]["Plan"].is_object(), "{}", out["plan"]);
+
+    // list_databases, list_tables, describe_table.
+    let result = call(&client, "list_databases", json!({})).await;
+    let out = structured(&result);
+    assert_eq!(out["databases"].as_array().map(Vec::len), Some(2));
+    assert_eq!(out["databases"][0]["name"], "hr");
+    assert_eq!(out["databases"][0]["user"], "querygate_reader");
+    let result = call(
+        &client,
+        "list_tables",
+        json!({"database": "hr", "schema": "public"}),
+    )
+    .await;
+    let out = structured(&result);
+    let tables = serde_json::to_string(&out["tables"]).expect("json");
+    for table in ["departments", "employees", "events"] {
+        assert!(tables.contains(table), "{tables}");
+    }
+    let result = call(
+        &client,
+        "describe_table",
+        json!({"database": "hr", "table": "employees"}),
+    )
+    .await;
+    let described = serde_json::to_string(structured(&result)).expect("json");
+    assert!(
+        described.contains("salary") && described.contains("numeric(12,2)"),
+        "{described}"
+    );
+
+    // Two databases: naming one is required, and the other answers too.
+    let result = call(&client, "query", json!({"sql": "SELECT 1"})).await;
+    assert!(error_text(&result).contains("say which one in `database`"));
+    let result = call(
+        &client,
+        "query",
+        json!({"database": "admin", "sql": "SELECT current_user AS who LIMIT 1"}),
+    )
+    .await;
+    assert_eq!(structured(&result)["rows"][0][0], "postgres");
+
+    // Resources: one per database, readable as a schema summary.
+    let resources = client.list_all_resources().await.expect("resources/list");
+    let uris: Vec<&str> = resources.iter().map(|r| r.uri.as_str()).collect();
+    assert_eq!(
+        uris,
+        ["querygate://databases/hr", "querygate://databases/admin"]
+    );
+    let read = client
+        .read_resource(ReadResourceRequestParams::new("querygate://databases/hr"))
+        .await
+        .expect("resources/read");
+    let text = serde_json::to_string(&read.contents).expect("json");
+    assert!(text.contains("employees"), "{text}");
+
+    client.cancel().await.expect("client closes");
+
+    // One audit line per call, the client's name in each, rejections with their policy.
+    let lines = audit_lines(&audit);
+    assert!(lines.len() >= 15, "{} audit lines", lines.len());
+    assert!(lines.iter().all(|l| l["client"] == "e2e-client"));
+    let rejected = lines
+        .iter()
+        .find(|l| l["sql"] == "SELECT name, ssn FROM employees LIMIT 5")
+        .expect("the rejected query is audited");
+    assert_eq!(rejected["outcome"], "rejected");
+    assert_eq!(rejected["rejected_by"], "deny-columns");
+    assert_eq!(rejected["policies"][1]["verdict"], "reject");
+    assert_eq!(
+        rejected["policies"][1]["sha256"].as_str().map(str::len),
+        Some(64)
+    );
+    let executed = lines
+        .iter()
+        .find(|l| l["sql"] == "select id from employees order by id")
+        .expect("the rewritten query is audited");
+    assert_eq!(executed["outcome"], "executed");
+    assert_eq!(
+        executed["final_sql"],
+        "SELECT id FROM employees ORDER BY id LIMIT 100"
+    );
+    assert_eq!(executed["row_count"], 100);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn limits_timeouts_and_a_restart_between_calls() {
+    let mut pg = demo_postgres().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write_config(
+        dir.path(),
+        &pg,
+        false,
+        "max_rows = 50\nmax_bytes = 4096\nstatement_timeout_ms = 300",
+    );
+    let audit = dir.path().join("audit.jsonl");
+    let client = connect(&config, &audit, ProtocolVersion::V_2025_11_25).await;
+
+    // Rows: just under and just over the cap.
+    let result = call(
+        &client,
+        "query",
+        json!({"database": "hr", "sql": "SELECT id FROM events ORDER BY id LIMIT 50"}),
+    )
+    .await;
+    let out = structured(&result);
+    assert_eq!(
+        (out["row_count"].as_u64(), out["truncated"].as_bool()),
+        (Some(50), Some(false))
+    );
+    let result = call(
+        &client,
+        "query",
+        json!({"database": "hr", "sql": "SELECT id FROM events ORDER BY id LIMIT 51"}),
+    )
+    .await;
+    let out = structured(&result);
+    assert_eq!(
+        (out["row_count"].as_u64(), out["truncated"].as_bool()),
+        (Some(50), Some(true))
+    );
+
+    // Bytes: many wide rows are cut before 4 KiB.
+    let result = call(
+        &client,
+        "query",
+        json!({"database": "hr", "sql": "SELECT repeat('x', 1000) FROM events LIMIT 20"}),
+    )
+    .await;
+    let out = structured(&result);
+    assert_eq!(out["truncated"], true);
+    assert!(
+        out["row_count"].as_u64().unwrap_or(99) < 5,
+        "{}",
+        out["row_count"]
+    );
+
+    // A hundred million rows: capped, not buffered.
+    let result = call(
+        &client,
+        "query",
+        json!({"database": "hr", "sql": "SELECT generate_series(1, 100000000)"}),
+    )
+    .await;
+    let out = structured(&result);
+    assert_eq!(
+        (out["row_count"].as_u64(), out["truncated"].as_bool()),
+        (Some(50), Some(true))
+    );
+
+    // The statement timeout; then the next call works.
+    let result = call(
+        &client,
+        "query",
+        json!({"database": "hr", "sql": "SELECT count(*) FROM generate_series(1, 1000000000)"}),
+    )
+    .await;
+    let text = error_text(&result);
+    assert!(
+        text.contains("statement timeout") || text.contains("57014"),
+        "{text}"
+    );
+    let result = call(
+        &client,
+        "query",
+        json!({"database": "hr", "sql": "SELECT 1 AS one"}),
+    )
+    .await;
+    assert_eq!(structured(&result)["rows"], json!([[1]]));
+
+    // PostgreSQL restarts between two calls: the second works without restarting the client.
+    pg.restart().expect("restart");
+    let result = call(
+        &client,
+        "query",
+        json!({"database": "hr", "sql": "SELECT 2 AS two"}),
+    )
+    .await;
+    assert_eq!(structured(&result)["rows"], json!([[2]]));
+
+    client.cancel().await.expect("client closes");
+}

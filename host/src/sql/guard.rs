@@ -137,12 +137,19 @@ fn leading_words(statement: &Statement) -> String {
     let rendered = statement.to_string();
     let mut words = rendered.split_whitespace();
     let first = words.next().unwrap_or_default().to_uppercase();
+    let second = words.next().map(str::to_uppercase);
     let two_word = matches!(
-        first.as_str(),
-        "CREATE" | "DROP" | "ALTER" | "START" | "SET" | "EXPLAIN" | "DESCRIBE" | "RESET"
+        (first.as_str(), second.as_deref()),
+        (
+            "CREATE" | "DROP" | "ALTER" | "START" | "EXPLAIN" | "DESCRIBE",
+            _
+        ) | (
+            "SET" | "RESET",
+            Some("TRANSACTION" | "ROLE" | "SESSION" | "ALL")
+        )
     );
-    match words.next() {
-        Some(second) if two_word => format!("{first} {}", second.to_uppercase()),
+    match second {
+        Some(second) if two_word => format!("{first} {second}"),
         _ => first,
     }
 }

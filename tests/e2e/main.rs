@@ -4,6 +4,7 @@
 //! One test binary, so the policies are built once per run.
 
 mod check_cli;
+mod client_config;
 mod database;
 mod policy_faults;
 mod serve;

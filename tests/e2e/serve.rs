@@ -436,3 +436,118 @@ async fn limits_timeouts_and_a_restart_between_calls() {
 
     client.cancel().await.expect("client closes");
 }
+
+#[test]
+fn the_demo_tours_allow_rewrite_and_reject_on_real_data() {
+    policies();
+    let output = querygate_e2e::querygate(&["demo"]);
+    let out = querygate_e2e::stdout(&output);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{out}{}",
+        querygate_e2e::stderr(&output)
+    );
+    for expected in [
+        "✎ rewritten by row-limit, tenant-scope: SELECT name, hired_on FROM (SELECT * FROM employees WHERE employees.tenant_id = 'acme') AS employees ORDER BY hired_on LIMIT 100",
+        "… 100 row(s)",
+        "✗ rejected by policy `deny-columns`: column `employees.ssn` is not readable",
+        "✗ rejected by policy `function-allowlist`: function `md5`",
+        "✗ refused by the read-only guard: `DELETE` is not a read-only statement",
+        "✗ found 2 statements",
+        "✗ refused by the read-only guard: function `pg_sleep` is not allowed",
+    ] {
+        assert!(out.contains(expected), "missing `{expected}` in:\n{out}");
+    }
+}
+
+/// Statements that try to change data, the session or the server. Through `querygate serve`
+/// connected as a superuser (the worst misconfiguration), each must come back as an error.
+const ATTACKS: &[&str] = &[
+    "COMMIT; DELETE FROM employees",
+    "ROLLBACK; UPDATE employees SET salary = 0",
+    "END; DROP TABLE events",
+    "SET TRANSACTION READ WRITE",
+    "SET transaction_read_only = off",
+    "WITH d AS (DELETE FROM employees RETURNING id) SELECT count(*) FROM d",
+    "WITH s AS (SELECT 1) UPDATE employees SET salary = 0",
+    "EXPLAIN ANALYZE DELETE FROM employees",
+    "EXPLAIN (ANALYZE, FORMAT JSON) SELECT * FROM employees",
+    "PREPARE p AS DELETE FROM employees",
+    "CALL pg_catalog.some_procedure()",
+    "SET ROLE querygate_reader",
+    "SELECT set_config('statement_timeout', '0', false)",
+    "RESET ALL",
+    "DISCARD ALL",
+    "COPY employees TO STDOUT",
+    "COPY (SELECT 1) TO PROGRAM 'touch /tmp/querygate-pwned'",
+    "SELECT lo_from_bytea(0, 'x')",
+    "SELECT PG_CATALOG.\"lo_import\"('/etc/hostname')",
+    "SELECT * FROM pg_ls_dir('.')",
+    "SELECT pg_read_file('/etc/passwd')",
+    "SELECT nextval('events_id_seq')",
+    "SELECT setval('events_id_seq', 1)",
+    "SELECT pg_advisory_lock(42)",
+    "SELECT pg_notify('x', 'y')",
+    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity",
+    "SELECT * FROM employees FOR UPDATE",
+    "SELECT * INTO stolen FROM employees",
+    "SELECT 1 /* ; */ ; DELETE FROM employees",
+    "SELECT $$;$$; DELETE FROM employees",
+];
+
+#[tokio::test(flavor = "multi_thread")]
+async fn as_a_superuser_nothing_the_guard_lets_through_changes_data() {
+    let pg = demo_postgres().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write_config(dir.path(), &pg, false, "");
+    let audit = dir.path().join("audit.jsonl");
+    let client = connect(&config, &audit, ProtocolVersion::V_2025_06_18).await;
+    let snapshot = "SELECT (SELECT count(*) FROM employees)::text || ',' || \
+        (SELECT sum(salary) FROM employees)::text || ',' || \
+        (SELECT last_value FROM events_id_seq)::text || ',' || \
+        (SELECT count(*) FROM pg_largeobject_metadata)::text || ',' || \
+        (SELECT count(*) FROM pg_class WHERE relname = 'stolen')::text AS state";
+    let state = |result: CallToolResult| structured(&result)["rows"][0][0].clone();
+    let before = state(
+        call(
+            &client,
+            "query",
+            json!({"database": "admin", "sql": snapshot}),
+        )
+        .await,
+    );
+    for attack in ATTACKS {
+        let result = call(
+            &client,
+            "query",
+            json!({"database": "admin", "sql": attack}),
+        )
+        .await;
+        assert_eq!(
+            result.is_error,
+            Some(true),
+            "`{attack}` was not refused: {:?}",
+            result.structured_content
+        );
+    }
+    let after = state(
+        call(
+            &client,
+            "query",
+            json!({"database": "admin", "sql": snapshot}),
+        )
+        .await,
+    );
+    assert_eq!(before, after, "data changed");
+    // The session the next call sees is the configured one.
+    let result = call(
+        &client,
+        "query",
+        json!({"database": "admin", "sql": "SHOW statement_timeout"}),
+    )
+    .await;
+    assert_eq!(structured(&result)["rows"][0][0], "30s");
+    assert!(!Path::new("/tmp/querygate-pwned").exists());
+    client.cancel().await.expect("client closes");
+}

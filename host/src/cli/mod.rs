@@ -2,6 +2,7 @@
 //! assembly of a policy chain from `--config` / `--policy`.
 
 mod check;
+mod client_config;
 mod demo;
 mod eval;
 mod serve;
@@ -47,6 +48,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// A tour on a throwaway PostgreSQL with sample data and the example policies.
     Demo(demo::DemoArgs),
+    /// Write the entry that makes Claude Desktop, Cursor or VS Code start `querygate serve`.
+    Config(client_config::ConfigArgs),
 }
 
 /// Where the policy chain comes from.
@@ -133,6 +136,7 @@ pub fn main() -> Exit {
         Command::Eval(args) => eval::run(&args),
         Command::Serve(args) => serve::run(&args),
         Command::Demo(args) => demo::run(&args),
+        Command::Config(args) => client_config::run(&args),
     };
     match result {
         Ok(exit) => exit,

@@ -1,0 +1,179 @@
+//! End-to-end harness: `querygate serve` (three example policies on) driven by a real MCP client
+//! over stdio, against the same statements sent directly with tokio-postgres, on the same
+//! throwaway PostgreSQL in the same run. Prints p50 / p99, the ratio to direct, the server's RSS,
+//! and the time to an answered `initialize` with compiled policies cached.
+//!
+//! `cargo build --release -p querygate && cargo bench -p querygate-e2e --bench serve`
+
+use querygate::localpg::{self, LocalPostgres};
+use querygate_e2e::{cache_dir, policies, querygate_bin};
+use rmcp::ServiceExt;
+use rmcp::model::{CallToolRequestParams, ClientCapabilities, ClientConfig, Implementation};
+use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+const POINT: &str = "SELECT id, name FROM departments WHERE id = 3";
+const ROWS_1000: &str =
+    "SELECT id, employee_id, kind, created_at FROM events ORDER BY id LIMIT 1000";
+
+fn stats(mut samples: Vec<Duration>) -> (f64, f64) {
+    samples.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    (
+        ms(samples[samples.len() / 2]),
+        ms(samples[samples.len() * 99 / 100]),
+    )
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|n| n.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn server_pid(config: &str) -> u32 {
+    for entry in std::fs::read_dir("/proc").expect("/proc") {
+        let Ok(entry) = entry else { continue };
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        if String::from_utf8_lossy(&cmdline).contains(config) {
+            return pid;
+        }
+    }
+    panic!("querygate serve is not running")
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    let bin = querygate_bin();
+    let dir = policies();
+    let pg = LocalPostgres::start().expect("PostgreSQL starts");
+    localpg::load_demo_data(&pg.superuser_client().await.expect("connect"))
+        .await
+        .expect("demo data");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let config = tmp.path().join("querygate.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[cache]\ndir = \"{cache}\"\n\n\
+             [[policy]]\nname = \"row-limit\"\npath = \"{d}/row_limit.wasm\"\n[policy.config]\nmax_rows = 1000\n\n\
+             [[policy]]\nname = \"deny-columns\"\npath = \"{d}/deny_columns.wasm\"\n[policy.config.columns]\nemployees = [\"ssn\", \"salary\"]\n\n\
+             [[policy]]\nname = \"function-allowlist\"\npath = \"{d}/function_allowlist.wasm\"\n\n\
+             [[database]]\nname = \"hr\"\nurl = \"{url}\"\n",
+            cache = cache_dir().display(),
+            d = dir.display(),
+            url = pg.url("postgres", "querygate_reader").replace('"', "\\\""),
+        ),
+    )
+    .expect("config");
+    let config_arg = config.display().to_string();
+    let audit = tmp.path().join("audit.jsonl").display().to_string();
+
+    let spawn = || {
+        let (bin, config_arg, audit) = (bin.clone(), config_arg.clone(), audit.clone());
+        TokioChildProcess::new(tokio::process::Command::new(bin).configure(move |cmd| {
+            cmd.args(["serve", "--config", &config_arg, "--audit-log", &audit]);
+        }))
+        .expect("serve starts")
+    };
+    let info = || {
+        ClientConfig::new(
+            ClientCapabilities::default(),
+            Implementation::new("bench", "1"),
+        )
+    };
+
+    // Warm the compiled-policy cache, then time start-up to an answered initialize.
+    info()
+        .serve(spawn())
+        .await
+        .expect("handshake")
+        .cancel()
+        .await
+        .ok();
+    let mut startups = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        let client = info().serve(spawn()).await.expect("handshake");
+        startups.push(started.elapsed());
+        client.cancel().await.ok();
+    }
+
+    let client = info().serve(spawn()).await.expect("handshake");
+    let pid = server_pid(&config_arg);
+    let call = |sql: &'static str| {
+        let client = &client;
+        async move {
+            let args = json!({"database": "hr", "sql": sql});
+            let result = client
+                .call_tool(
+                    CallToolRequestParams::new("query")
+                        .with_arguments(args.as_object().cloned().unwrap_or_default()),
+                )
+                .await
+                .expect("tool answers");
+            assert_ne!(result.is_error, Some(true), "{:?}", result.content);
+        }
+    };
+    call(POINT).await;
+    let idle_rss = rss_kib(pid);
+
+    let (direct, connection) = tokio_postgres::connect(
+        &pg.url("postgres", "querygate_reader"),
+        tokio_postgres::NoTls,
+    )
+    .await
+    .expect("direct connection");
+    tokio::spawn(connection);
+
+    let mut rows = Vec::new();
+    for (name, sql, n) in [("point query", POINT, 500), ("1,000 rows", ROWS_1000, 100)] {
+        let mut through = Vec::new();
+        let mut plain = Vec::new();
+        for _ in 0..20 {
+            call(sql).await;
+            direct.query(sql, &[]).await.expect("direct");
+        }
+        for _ in 0..n {
+            let t = Instant::now();
+            call(sql).await;
+            through.push(t.elapsed());
+            let t = Instant::now();
+            let result = direct.query(sql, &[]).await.expect("direct");
+            plain.push(t.elapsed());
+            assert!(!result.is_empty());
+        }
+        rows.push((name, stats(through), stats(plain)));
+    }
+    let busy_rss = rss_kib(pid);
+    client.cancel().await.ok();
+
+    println!(
+        "\n{:<14} {:>12} {:>12} {:>12} {:>12} {:>8}",
+        "statement", "serve p50", "serve p99", "direct p50", "direct p99", "ratio"
+    );
+    for (name, (s50, s99), (d50, d99)) in &rows {
+        println!(
+            "{name:<14} {s50:>10.3}ms {s99:>10.3}ms {d50:>10.3}ms {d99:>10.3}ms {:>8.2}",
+            s50 / d50
+        );
+        println!("{:<14} overhead p50: {:.3} ms", "", s50 - d50);
+    }
+    let (start50, _) = stats(startups);
+    println!(
+        "\nstart-up to an answered initialize (cached policies): p50 {start50:.1} ms\n\
+         serve RSS: idle {:.1} MiB, after the 1,000-row loop {:.1} MiB\n",
+        idle_rss as f64 / 1024.0,
+        busy_rss as f64 / 1024.0
+    );
+}

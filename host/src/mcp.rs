@@ -298,6 +298,33 @@ impl QuerygateServer {
         Ok((entry, decision))
     }
 
+    /// As [`Self::decided_sql`], for tools that go on to the database: the allowed statement
+    /// (with who rewrote it and how long deciding took), or the rejection as the tool's error.
+    async fn allowed_sql(
+        &self,
+        params: &SqlParams,
+        peer: &Peer<RoleServer>,
+        tool: &str,
+        record: &mut AuditRecord,
+    ) -> Result<
+        (
+            &DatabaseEntry,
+            Box<crate::sql::Analysis>,
+            Vec<String>,
+            Duration,
+        ),
+        String,
+    > {
+        let (entry, decision) = self.decided_sql(params, peer, tool, record).await?;
+        match decision.outcome {
+            Outcome::Allowed {
+                analysis,
+                rewritten_by,
+            } => Ok((entry, analysis, rewritten_by, decision.elapsed)),
+            Outcome::Rejected { .. } => Err(decision.rejection().unwrap_or_default()),
+        }
+    }
+
     async fn finish<T>(
         &self,
         mut record: AuditRecord,
@@ -353,16 +380,9 @@ impl QuerygateServer {
     ) -> Result<Json<QueryOutput>, String> {
         let mut record = AuditRecord::new(&client_name(&peer), "query");
         let result = async {
-            let (entry, decision) = self
-                .decided_sql(&params, &peer, "query", &mut record)
+            let (entry, analysis, rewritten_by, decided) = self
+                .allowed_sql(&params, &peer, "query", &mut record)
                 .await?;
-            let (analysis, rewritten_by) = match decision.outcome {
-                Outcome::Allowed {
-                    analysis,
-                    rewritten_by,
-                } => (analysis, rewritten_by),
-                Outcome::Rejected { .. } => return Err(decision.rejection().unwrap_or_default()),
-            };
             let started = Instant::now();
             let result = entry
                 .db
@@ -389,7 +409,7 @@ impl QuerygateServer {
                 executed_sql: analysis.sql,
                 rewritten_by,
                 timings: Timings {
-                    decide_ms: ms(decision.elapsed),
+                    decide_ms: ms(decided),
                     execute_ms: ms(execute),
                 },
             }))
@@ -409,16 +429,9 @@ impl QuerygateServer {
     ) -> Result<Json<ExplainOutput>, String> {
         let mut record = AuditRecord::new(&client_name(&peer), "explain");
         let result = async {
-            let (entry, decision) = self
-                .decided_sql(&params, &peer, "explain", &mut record)
+            let (entry, analysis, rewritten_by, _) = self
+                .allowed_sql(&params, &peer, "explain", &mut record)
                 .await?;
-            let (analysis, rewritten_by) = match decision.outcome {
-                Outcome::Allowed {
-                    analysis,
-                    rewritten_by,
-                } => (analysis, rewritten_by),
-                Outcome::Rejected { .. } => return Err(decision.rejection().unwrap_or_default()),
-            };
             if analysis.kind != crate::sql::StatementKind::Query {
                 return Err(
                     "only queries can be explained: send a SELECT, VALUES or WITH statement"

@@ -162,7 +162,8 @@ impl Config {
         Ok(config)
     }
 
-    fn check(&self) -> Result<(), String> {
+    /// Check what types cannot: limits above zero, distinct names, well-formed pins.
+    pub fn check(&self) -> Result<(), String> {
         let l = &self.limits;
         for (key, value) in [
             ("max_sql_bytes", l.max_sql_bytes as u64),

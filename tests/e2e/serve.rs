@@ -90,6 +90,13 @@ async fn call(client: &Client, tool: &'static str, args: Value) -> CallToolResul
         .expect("the tool call gets an answer")
 }
 
+/// Run `sql` on `hr` and return (row_count, truncated).
+async fn row_count_and_truncated(client: &Client, sql: &str) -> (Option<u64>, Option<bool>) {
+    let result = call(client, "query", json!({"database": "hr", "sql": sql})).await;
+    let out = structured(&result);
+    (out["row_count"].as_u64(), out["truncated"].as_bool())
+}
+
 fn structured(result: &CallToolResult) -> &Value {
     assert_ne!(
         result.is_error,
@@ -353,26 +360,12 @@ async fn limits_timeouts_and_a_restart_between_calls() {
     let client = connect(&config, &audit, ProtocolVersion::V_2025_11_25).await;
 
     // Rows: just under and just over the cap.
-    let result = call(
-        &client,
-        "query",
-        json!({"database": "hr", "sql": "SELECT id FROM events ORDER BY id LIMIT 50"}),
-    )
-    .await;
-    let out = structured(&result);
     assert_eq!(
-        (out["row_count"].as_u64(), out["truncated"].as_bool()),
+        row_count_and_truncated(&client, "SELECT id FROM events ORDER BY id LIMIT 50").await,
         (Some(50), Some(false))
     );
-    let result = call(
-        &client,
-        "query",
-        json!({"database": "hr", "sql": "SELECT id FROM events ORDER BY id LIMIT 51"}),
-    )
-    .await;
-    let out = structured(&result);
     assert_eq!(
-        (out["row_count"].as_u64(), out["truncated"].as_bool()),
+        row_count_and_truncated(&client, "SELECT id FROM events ORDER BY id LIMIT 51").await,
         (Some(50), Some(true))
     );
 
@@ -392,15 +385,8 @@ async fn limits_timeouts_and_a_restart_between_calls() {
     );
 
     // A hundred million rows: capped, not buffered.
-    let result = call(
-        &client,
-        "query",
-        json!({"database": "hr", "sql": "SELECT generate_series(1, 100000000)"}),
-    )
-    .await;
-    let out = structured(&result);
     assert_eq!(
-        (out["row_count"].as_u64(), out["truncated"].as_bool()),
+        row_count_and_truncated(&client, "SELECT generate_series(1, 100000000)").await,
         (Some(50), Some(true))
     );
 

@@ -97,17 +97,9 @@ impl ChainArgs {
                 sha256: None,
                 config: None,
             }));
+        // `--policy` flags can collide with configured names: check the merged chain.
+        config.check().map_err(anyhow::Error::msg)?;
         let specs = config.policy_specs();
-        if let Some(name) = specs
-            .iter()
-            .enumerate()
-            .find(|(i, s)| specs[..*i].iter().any(|o| o.name == s.name))
-            .map(|(_, s)| &s.name)
-        {
-            anyhow::bail!(
-                "two policies are named `{name}`: give each a distinct `name` in the config"
-            );
-        }
         let runtime = Arc::new(Runtime::new(config.limits.policy(), config.cache_dir())?);
         let policies = specs
             .iter()

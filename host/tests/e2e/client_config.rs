@@ -1,6 +1,6 @@
 //! `querygate config` merges its entry into an MCP client's configuration without clobbering.
 
-use querygate_e2e::{querygate, stderr};
+use crate::support::{querygate, stderr};
 use serde_json::{Value, json};
 
 fn read(path: &std::path::Path) -> Value {

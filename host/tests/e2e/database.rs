@@ -1,9 +1,9 @@
 //! The executor against a real PostgreSQL: every type's JSON, every limit from both sides,
 //! read-only enforcement, connection hygiene (errors, cancellation, restarts) and TLS.
 
+use crate::support::postgres::{connect, database, shared_url, start};
 use querygate::database::{Database, DbError, QueryResult, SslMode, Truncation};
 use querygate::localpg::Options;
-use querygate_e2e::postgres::{connect, database, shared_url, start};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
@@ -467,7 +467,7 @@ async fn a_server_down_at_start_up_is_an_error_only_when_used() {
 async fn the_catalog_matches_the_demo_schema_file() {
     let db = shared();
     let catalog = db.load_catalog().await.expect("catalog");
-    let schema_sql = std::fs::read_to_string(querygate_e2e::repo().join("policies/schema.sql"))
+    let schema_sql = std::fs::read_to_string(crate::support::repo().join("policies/schema.sql"))
         .expect("policies/schema.sql");
     let expected = querygate::sql::Catalog::from_schema_sql(&schema_sql).expect("parses");
     for table in ["departments", "employees", "events"] {

@@ -1,10 +1,10 @@
 //! Fault guests and limits: every way a policy can misbehave rejects the statement with a
 //! message naming the policy and the cause, and the next evaluation still works.
 
+use crate::support::{cache_dir, policy};
 use querygate::pipeline::{Decision, Outcome, Pipeline, Rejector};
 use querygate::policy::{Context, PolicyLimits, PolicySpec, Runtime};
 use querygate::sql::{Catalog, SqlLimits};
-use querygate_e2e::{cache_dir, policy};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,8 +1,8 @@
 //! `querygate serve` driven by a real MCP client (rmcp) over stdio, on a throwaway PostgreSQL
 //! loaded with the demo HR data, with the example policies on.
 
+use crate::support::{policies, querygate_bin};
 use querygate::localpg::{self, LocalPostgres};
-use querygate_e2e::{policies, querygate_bin};
 use rmcp::model::{
     CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, Implementation,
     ProtocolVersion, ReadResourceRequestParams,
@@ -44,7 +44,7 @@ fn write_config(dir: &Path, pg: &LocalPostgres, with_policies: bool, db_extra: &
     }
     text.push_str(&format!(
         "\n[cache]\ndir = \"{}\"\n",
-        querygate_e2e::cache_dir().display()
+        crate::support::cache_dir().display()
     ));
     for (name, user) in [("hr", "querygate_reader"), ("admin", "postgres")] {
         text.push_str(&format!(
@@ -426,13 +426,13 @@ async fn limits_timeouts_and_a_restart_between_calls() {
 #[test]
 fn the_demo_tours_allow_rewrite_and_reject_on_real_data() {
     policies();
-    let output = querygate_e2e::querygate(&["demo"]);
-    let out = querygate_e2e::stdout(&output);
+    let output = crate::support::querygate(&["demo"]);
+    let out = crate::support::stdout(&output);
     assert_eq!(
         output.status.code(),
         Some(0),
         "{out}{}",
-        querygate_e2e::stderr(&output)
+        crate::support::stderr(&output)
     );
     for expected in [
         "✎ rewritten by row-limit, tenant-scope: SELECT name, hired_on FROM (SELECT * FROM employees WHERE employees.tenant_id = 'acme') AS employees ORDER BY hired_on LIMIT 100",

@@ -3,15 +3,18 @@
 //! throwaway PostgreSQL in the same run. Prints p50 / p99, the ratio to direct, the server's RSS,
 //! and the time to an answered `initialize` with compiled policies cached.
 //!
-//! `cargo build --release -p querygate && cargo bench -p querygate-e2e --bench serve`
+//! `cargo bench -p querygate --bench serve`
 
 use querygate::localpg::{self, LocalPostgres};
-use querygate_e2e::{cache_dir, policies, querygate_bin};
+#[path = "../tests/support/mod.rs"]
+mod support;
+
 use rmcp::ServiceExt;
 use rmcp::model::{CallToolRequestParams, ClientCapabilities, ClientConfig, Implementation};
 use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
 use serde_json::json;
 use std::time::{Duration, Instant};
+use support::{cache_dir, policies, querygate_bin};
 
 const POINT: &str = "SELECT id, name FROM departments WHERE id = 3";
 const ROWS_1000: &str =

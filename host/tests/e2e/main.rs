@@ -3,6 +3,9 @@
 //!
 //! One test binary, so the policies are built once per run.
 
+#[path = "../support/mod.rs"]
+mod support;
+
 mod check_cli;
 mod client_config;
 mod database;

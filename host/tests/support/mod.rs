@@ -1,6 +1,8 @@
 //! Shared helpers for the end-to-end tests: the real `querygate` binary, the example policies
 //! built for `wasm32-wasip2` (once per test run), and paths into the repository.
 
+#![allow(dead_code)] // each test or bench binary uses a part of it
+
 pub mod postgres;
 
 use std::path::{Path, PathBuf};
@@ -11,7 +13,7 @@ use std::sync::OnceLock;
 pub fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
-        .expect("tests/ sits inside the repository")
+        .expect("host/ sits inside the repository")
 }
 
 /// Build every policy under `policies/` for wasm32-wasip2 (release) once per process, and
@@ -52,20 +54,10 @@ pub fn policy(file_stem: &str) -> PathBuf {
     path
 }
 
-/// The `querygate` binary that `cargo test` built next to this test.
+/// The `querygate` binary, which cargo builds before it builds the tests and benches of this
+/// package.
 pub fn querygate_bin() -> PathBuf {
-    let exe = std::env::current_exe().expect("current exe");
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("test binaries live in target/<profile>/deps");
-    let bin = dir.join("querygate");
-    assert!(
-        bin.exists(),
-        "{} is missing: run the tests with `cargo test --workspace` so the binary is built",
-        bin.display()
-    );
-    bin
+    PathBuf::from(env!("CARGO_BIN_EXE_querygate"))
 }
 
 /// A private compiled-policy cache shared by the tests of one run.

@@ -1,6 +1,6 @@
 //! `querygate check` and `querygate eval` as CI and policy authors run them.
 
-use querygate_e2e::{policies, querygate, repo, stderr, stdout};
+use crate::support::{policies, querygate, repo, stderr, stdout};
 use std::path::Path;
 
 fn example_cases() -> Vec<String> {

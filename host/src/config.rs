@@ -37,6 +37,9 @@ pub struct Config {
     pub databases: Vec<crate::database::DatabaseConfig>,
     #[serde(default)]
     pub audit: Audit,
+    /// How `teleport://` databases are reached through `tsh`.
+    #[serde(default)]
+    pub teleport: crate::teleport::TeleportSettings,
 }
 
 /// `[audit]`: where audit lines go.
@@ -141,9 +144,13 @@ impl Config {
                 policy.path = base.join(&policy.path);
             }
         }
-        for dir in [&mut config.cache.dir, &mut config.audit.path]
-            .into_iter()
-            .flatten()
+        for dir in [
+            &mut config.cache.dir,
+            &mut config.audit.path,
+            &mut config.teleport.home,
+        ]
+        .into_iter()
+        .flatten()
         {
             if dir.is_relative() {
                 *dir = base.join(&*dir);

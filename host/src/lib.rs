@@ -26,3 +26,5 @@ pub mod mcp;
 pub mod pipeline;
 #[cfg(feature = "runtime")]
 pub mod policy;
+#[cfg(feature = "runtime")]
+pub mod teleport;

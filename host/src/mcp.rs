@@ -1,14 +1,17 @@
 //! The MCP server: tools and resources over stdio, each statement through the one pipeline.
 //!
 //! Tools: `list_databases`, `query`, `explain`, `check_query`, `list_tables`,
-//! `describe_table`, all read-only. Every call writes one audit line before it answers. The
-//! client's name from the MCP handshake is what policies see as `client-name`.
+//! `describe_table`, all read-only; with `[teleport] tool_names` also `teleport_list_databases`
+//! and `teleport_postgres_query`, the names `tsh mcp db start` uses. Every call writes one audit
+//! line before it answers. The client's name from the MCP handshake is what policies see as
+//! `client-name`.
 
 use crate::audit::{AuditLog, AuditRecord};
 use crate::database::Database;
 use crate::pipeline::{Decision, Outcome, Pipeline};
 use crate::policy::Context;
 use crate::sql::Catalog;
+use crate::teleport::{Offered, TeleportSettings, TeleportUri};
 use rmcp::handler::server::{router::tool::ToolRouter, wrapper::Parameters};
 use rmcp::model::{
     Implementation, ListResourcesResult, PaginatedRequestParams, ReadResourceRequestParams,
@@ -55,6 +58,8 @@ pub struct ServerState {
     pub pipeline: Pipeline,
     pub databases: Vec<DatabaseEntry>,
     pub audit: AuditLog,
+    /// How tsh runs, and whether Teleport's tool names are served.
+    pub teleport: TeleportSettings,
 }
 
 /// The MCP server.
@@ -91,6 +96,24 @@ pub struct DescribeTableParams {
     pub table: String,
 }
 
+/// Arguments of `list_databases`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct ListDatabasesParams {
+    /// Also list what Teleport offers (`tsh db ls`) in the clusters of the configured
+    /// teleport:// databases. Offered databases are not queryable until configured.
+    #[serde(default)]
+    pub teleport_offered: bool,
+}
+
+/// Arguments of `teleport_postgres_query`, as `tsh mcp db start` names them.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct TeleportQueryParams {
+    /// The database: its teleport:// URI (as teleport_list_databases shows it) or its name.
+    pub database: String,
+    /// One PostgreSQL statement (SELECT, VALUES, WITH, SHOW, or EXPLAIN without ANALYZE).
+    pub query: String,
+}
+
 /// A configured database.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct DatabaseInfo {
@@ -100,13 +123,23 @@ pub struct DatabaseInfo {
     pub database_name: String,
     /// The role statements run as.
     pub user: String,
-    /// Where it is (host or socket directory, and port). Never includes a password.
+    /// Where it is (host or socket directory, and port; the teleport:// URI for a Teleport
+    /// database). Never includes a password.
     pub location: String,
+    /// The database's teleport:// URI, for Teleport databases.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uri: Option<String>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct DatabasesOutput {
     pub databases: Vec<DatabaseInfo>,
+    /// With `teleport_offered`: what `tsh db ls` lists in the configured clusters.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub teleport_offered: Option<Vec<Offered>>,
+    /// With `teleport_offered`: why tsh could not list them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub teleport_offered_error: Option<String>,
 }
 
 /// A result column.
@@ -205,10 +238,53 @@ fn ms(d: Duration) -> f64 {
 
 impl QuerygateServer {
     pub fn new(state: ServerState) -> Self {
+        let mut tool_router = Self::tool_router();
+        if !state.teleport.tool_names {
+            tool_router.remove_route("teleport_list_databases");
+            tool_router.remove_route("teleport_postgres_query");
+        }
         QuerygateServer {
             state: Arc::new(state),
-            tool_router: Self::tool_router(),
+            tool_router,
         }
+    }
+
+    /// The configured databases, as `list_databases` shows them.
+    fn database_infos(&self) -> Vec<DatabaseInfo> {
+        self.state
+            .databases
+            .iter()
+            .map(|d| DatabaseInfo {
+                name: d.db.name().to_string(),
+                database_name: d.db.dbname().to_string(),
+                user: d.db.user().to_string(),
+                location: d.db.location(),
+                uri: d.db.teleport().map(|t| t.uri().to_string()),
+            })
+            .collect()
+    }
+
+    /// What `tsh db ls` offers in each cluster of the configured Teleport databases.
+    async fn teleport_offered(&self) -> Result<Vec<Offered>, String> {
+        let mut clusters: Vec<&str> = Vec::new();
+        for d in &self.state.databases {
+            if let Some(t) = d.db.teleport()
+                && !clusters.contains(&t.uri().cluster.as_str())
+            {
+                clusters.push(&t.uri().cluster);
+            }
+        }
+        if clusters.is_empty() {
+            return Err(
+                "no teleport:// database is configured, so there is no Teleport cluster to ask"
+                    .to_string(),
+            );
+        }
+        let mut offered = Vec::new();
+        for cluster in clusters {
+            offered.extend(crate::teleport::list_offered(&self.state.teleport, cluster).await?);
+        }
+        Ok(offered)
     }
 
     fn entry(&self, name: Option<&str>) -> Result<&DatabaseEntry, String> {
@@ -226,6 +302,7 @@ impl QuerygateServer {
                 .databases
                 .iter()
                 .find(|d| d.db.name() == name)
+                .or_else(|| self.by_uri(name))
                 .ok_or_else(|| format!("no database named `{name}`: configured are {}", names())),
             None if self.state.databases.len() == 1 => Ok(&self.state.databases[0]),
             None if self.state.databases.is_empty() => {
@@ -236,6 +313,37 @@ impl QuerygateServer {
                 names()
             )),
         }
+    }
+
+    /// A database named by URI: `querygate://databases/NAME`, or a teleport:// URI that names
+    /// a configured Teleport database (cluster and database; dbName and dbUser, when given,
+    /// must match too).
+    fn by_uri(&self, uri: &str) -> Option<&DatabaseEntry> {
+        if let Some(name) = uri.strip_prefix(RESOURCE_PREFIX) {
+            return self.state.databases.iter().find(|d| d.db.name() == name);
+        }
+        if !TeleportUri::is_teleport(uri) {
+            return None;
+        }
+        let wanted = url::Url::parse(uri.trim()).ok()?;
+        let segments: Vec<_> = wanted.path_segments()?.collect();
+        let query: Vec<(String, String)> = wanted.query_pairs().into_owned().collect();
+        self.state.databases.iter().find(|d| {
+            let Some(tunnel) = d.db.teleport() else {
+                return false;
+            };
+            let have = tunnel.uri();
+            let same_name = url::Url::parse(&have.to_string())
+                .ok()
+                .and_then(|u| u.path_segments().map(|s| s.collect::<Vec<_>>() == segments))
+                .unwrap_or(false);
+            same_name
+                && query.iter().all(|(k, v)| match k.as_str() {
+                    "dbName" => *v == have.db_name,
+                    "dbUser" => *v == have.db_user,
+                    _ => false,
+                })
+        })
     }
 
     fn audit(&self, record: &AuditRecord) -> Result<(), String> {
@@ -325,64 +433,17 @@ impl QuerygateServer {
         }
     }
 
-    async fn finish<T>(
+    /// `query` and `teleport_postgres_query`: decide, run, answer, audit.
+    async fn run_query(
         &self,
-        mut record: AuditRecord,
-        result: Result<T, String>,
-    ) -> Result<T, String> {
-        if let Err(error) = &result {
-            if record.error.is_none() {
-                record.error = Some(error.clone());
-            }
-            if record.outcome != "rejected" {
-                record.outcome = "error";
-            }
-        }
-        self.audit(&record)?;
-        result
-    }
-}
-
-#[tool_router]
-impl QuerygateServer {
-    #[tool(
-        description = "List the databases this server can query, with the name to pass as `database`.",
-        annotations(read_only_hint = true, open_world_hint = false)
-    )]
-    async fn list_databases(
-        &self,
-        peer: Peer<RoleServer>,
-    ) -> Result<Json<DatabasesOutput>, String> {
-        let record = AuditRecord::new(&client_name(&peer), "list_databases");
-        let databases = self
-            .state
-            .databases
-            .iter()
-            .map(|d| DatabaseInfo {
-                name: d.db.name().to_string(),
-                database_name: d.db.dbname().to_string(),
-                user: d.db.user().to_string(),
-                location: d.db.location(),
-            })
-            .collect();
-        self.finish(record, Ok(Json(DatabasesOutput { databases })))
-            .await
-    }
-
-    #[tool(
-        description = "Run one read-only SQL statement (PostgreSQL) and return its rows. The statement is checked by querygate's read-only guard and security policies, which may rewrite it (for example add a LIMIT) or reject it with a reason; results are capped in rows and bytes (`truncated` says when).",
-        annotations(read_only_hint = true, open_world_hint = false)
-    )]
-    async fn query(
-        &self,
-        Parameters(params): Parameters<SqlParams>,
-        peer: Peer<RoleServer>,
+        params: SqlParams,
+        peer: &Peer<RoleServer>,
+        tool: &str,
     ) -> Result<Json<QueryOutput>, String> {
-        let mut record = AuditRecord::new(&client_name(&peer), "query");
+        let mut record = AuditRecord::new(&client_name(peer), tool);
         let result = async {
-            let (entry, analysis, rewritten_by, decided) = self
-                .allowed_sql(&params, &peer, "query", &mut record)
-                .await?;
+            let (entry, analysis, rewritten_by, decided) =
+                self.allowed_sql(&params, peer, tool, &mut record).await?;
             let started = Instant::now();
             let result = entry
                 .db
@@ -416,6 +477,98 @@ impl QuerygateServer {
         }
         .await;
         self.finish(record, result).await
+    }
+
+    async fn finish<T>(
+        &self,
+        mut record: AuditRecord,
+        result: Result<T, String>,
+    ) -> Result<T, String> {
+        if let Err(error) = &result {
+            if record.error.is_none() {
+                record.error = Some(error.clone());
+            }
+            if record.outcome != "rejected" {
+                record.outcome = "error";
+            }
+        }
+        self.audit(&record)?;
+        result
+    }
+}
+
+#[tool_router]
+impl QuerygateServer {
+    #[tool(
+        description = "List the databases this server can query, with the name to pass as `database`.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn list_databases(
+        &self,
+        Parameters(params): Parameters<ListDatabasesParams>,
+        peer: Peer<RoleServer>,
+    ) -> Result<Json<DatabasesOutput>, String> {
+        let record = AuditRecord::new(&client_name(&peer), "list_databases");
+        let (teleport_offered, teleport_offered_error) = if params.teleport_offered {
+            match self.teleport_offered().await {
+                Ok(offered) => (Some(offered), None),
+                Err(e) => (None, Some(e)),
+            }
+        } else {
+            (None, None)
+        };
+        let output = DatabasesOutput {
+            databases: self.database_infos(),
+            teleport_offered,
+            teleport_offered_error,
+        };
+        self.finish(record, Ok(Json(output))).await
+    }
+
+    #[tool(
+        description = "Lists the databases this server can query (Teleport's name for list_databases; served with --teleport-tools). Pass a database's `uri` (or name) as `database` to teleport_postgres_query.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn teleport_list_databases(
+        &self,
+        peer: Peer<RoleServer>,
+    ) -> Result<Json<DatabasesOutput>, String> {
+        let record = AuditRecord::new(&client_name(&peer), "teleport_list_databases");
+        let output = DatabasesOutput {
+            databases: self.database_infos(),
+            teleport_offered: None,
+            teleport_offered_error: None,
+        };
+        self.finish(record, Ok(Json(output))).await
+    }
+
+    #[tool(
+        description = "Runs one read-only SQL statement on a PostgreSQL database (Teleport's name for query; served with --teleport-tools). The statement passes querygate's read-only guard and security policies, which may rewrite or reject it with a reason; results are capped.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn teleport_postgres_query(
+        &self,
+        Parameters(params): Parameters<TeleportQueryParams>,
+        peer: Peer<RoleServer>,
+    ) -> Result<Json<QueryOutput>, String> {
+        let params = SqlParams {
+            database: Some(params.database),
+            sql: params.query,
+        };
+        self.run_query(params, &peer, "teleport_postgres_query")
+            .await
+    }
+
+    #[tool(
+        description = "Run one read-only SQL statement (PostgreSQL) and return its rows. The statement is checked by querygate's read-only guard and security policies, which may rewrite it (for example add a LIMIT) or reject it with a reason; results are capped in rows and bytes (`truncated` says when).",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn query(
+        &self,
+        Parameters(params): Parameters<SqlParams>,
+        peer: Peer<RoleServer>,
+    ) -> Result<Json<QueryOutput>, String> {
+        self.run_query(params, &peer, "query").await
     }
 
     #[tool(
@@ -601,7 +754,11 @@ impl ServerHandler for QuerygateServer {
             .databases
             .iter()
             .map(|d| {
-                Resource::new(format!("{RESOURCE_PREFIX}{}", d.db.name()), d.db.name())
+                let uri = match d.db.teleport() {
+                    Some(tunnel) => tunnel.uri().to_string(),
+                    None => format!("{RESOURCE_PREFIX}{}", d.db.name()),
+                };
+                Resource::new(uri, d.db.name())
                     .with_description(format!(
                         "PostgreSQL database `{}` as `{}`: its tables and columns",
                         d.db.dbname(),
@@ -620,11 +777,9 @@ impl ServerHandler for QuerygateServer {
     ) -> Result<ReadResourceResponse, ErrorData> {
         let record = AuditRecord::new(&client_name(&context.peer), "read_resource");
         let result = async {
-            let name = request
-                .uri
-                .strip_prefix(RESOURCE_PREFIX)
+            let entry = self
+                .by_uri(&request.uri)
                 .ok_or_else(|| format!("unknown resource `{}`", request.uri))?;
-            let entry = self.entry(Some(name))?;
             let tables = entry
                 .db
                 .list_tables(None)

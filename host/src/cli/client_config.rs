@@ -1,8 +1,12 @@
 //! `querygate config`: write (or print) the entry that makes an MCP client start
 //! `querygate serve`, merging with the client's existing configuration: other servers are never
 //! touched, and an existing `querygate` entry is only replaced with `--overwrite`.
+//!
+//! With `--teleport URI`, the entry is the drop-in for what `tsh mcp db config` writes: the same
+//! databases, through tsh, with Teleport's tool names also served.
 
 use super::Exit;
+use crate::teleport::TeleportUri;
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use serde_json::{Map, Value, json};
@@ -22,6 +26,14 @@ pub struct ConfigArgs {
     /// Serve the demo database instead of a configuration.
     #[arg(long, conflicts_with = "server_config")]
     demo: bool,
+    /// A Teleport database to serve, as `tsh mcp db config` writes it:
+    /// `teleport://clusters/C/databases/NAME?dbName=D&dbUser=U` (repeatable). The entry also
+    /// serves Teleport's tool names, so prompts written for `tsh mcp db start` keep working.
+    #[arg(long, value_name = "URI", conflicts_with = "demo")]
+    teleport: Vec<String>,
+    /// The tsh executable the server should run for --teleport databases.
+    #[arg(long, value_name = "PATH", requires = "teleport")]
+    tsh: Option<PathBuf>,
     /// Name of the server entry.
     #[arg(long, default_value = "querygate")]
     name: String,
@@ -96,7 +108,27 @@ pub fn run(args: &ConfigArgs) -> anyhow::Result<Exit> {
         serve_args.push("--config".into());
         serve_args.push(absolute(config)?.display().to_string());
     }
+    if !args.teleport.is_empty() {
+        for uri in &args.teleport {
+            TeleportUri::parse(uri).map_err(|e| anyhow::anyhow!("--teleport: {e}"))?;
+            serve_args.push("--database".into());
+            serve_args.push(uri.trim().to_string());
+        }
+        serve_args.push("--teleport-tools".into());
+        if let Some(tsh) = &args.tsh {
+            serve_args.push("--tsh".into());
+            serve_args.push(absolute(tsh)?.display().to_string());
+        }
+    }
     let mut entry = json!({ "command": command.display().to_string(), "args": serve_args });
+    // tsh finds its login through TELEPORT_HOME: a client starts servers with its own
+    // environment, so a non-default one is written down.
+    if !args.teleport.is_empty()
+        && let Some(home) = std::env::var_os("TELEPORT_HOME").filter(|h| !h.is_empty())
+    {
+        let home = absolute(Path::new(&home))?;
+        entry["env"] = json!({ "TELEPORT_HOME": home.display().to_string() });
+    }
     if args.client == Some(Client::Vscode) {
         entry["type"] = json!("stdio");
     }

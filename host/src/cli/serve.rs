@@ -6,6 +6,7 @@ use super::{ChainArgs, Exit};
 use crate::audit::AuditLog;
 use crate::database::{Database, DatabaseConfig};
 use crate::mcp::{DatabaseEntry, QuerygateServer, ServerState};
+use crate::teleport::TeleportUri;
 use anyhow::Context as _;
 use clap::Args;
 use rmcp::ServiceExt;
@@ -15,10 +16,18 @@ use std::path::PathBuf;
 pub struct ServeArgs {
     #[command(flatten)]
     chain: ChainArgs,
-    /// A database to serve, as NAME=URL (a postgres:// URL or a key=value connection string);
+    /// A database to serve, as NAME=URL (a postgres:// URL or a key=value connection string),
+    /// or a Teleport URI `teleport://clusters/C/databases/NAME?dbName=D&dbUser=U` (named NAME);
     /// repeatable, added to those of --config.
-    #[arg(long = "database", value_name = "NAME=URL")]
+    #[arg(long = "database", value_name = "NAME=URL|TELEPORT_URI")]
     databases: Vec<String>,
+    /// The tsh executable for teleport:// databases (default: `[teleport] tsh`, else `tsh`).
+    #[arg(long, value_name = "PATH", env = "QUERYGATE_TSH")]
+    tsh: Option<PathBuf>,
+    /// Also serve the tools under Teleport's names (teleport_list_databases,
+    /// teleport_postgres_query), as `tsh mcp db start` does.
+    #[arg(long)]
+    teleport_tools: bool,
     /// Append audit lines (one JSON object per call) to this file instead of stderr.
     #[arg(long, value_name = "FILE")]
     audit_log: Option<PathBuf>,
@@ -32,7 +41,10 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<Exit> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(serve(args))
+    let result = runtime.block_on(serve(args));
+    // A blocking read of stdin may still be pending (after a signal): do not wait for it.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    result
 }
 
 async fn serve(args: &ServeArgs) -> anyhow::Result<Exit> {
@@ -53,12 +65,15 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<Exit> {
         None => args.chain.load_full()?,
     };
     for flag in &args.databases {
-        let (name, url) = flag
-            .split_once('=')
-            .filter(|(name, _)| !name.is_empty() && !name.contains(' '))
-            .with_context(|| format!("--database `{flag}` is not NAME=URL"))?;
-        config.databases.push(DatabaseConfig::new(name, url));
+        config.databases.push(database_flag(flag)?);
     }
+    if let Some(tsh) = &args.tsh {
+        config.teleport.tsh = tsh.clone();
+    }
+    config.teleport.tool_names |= args.teleport_tools;
+    config
+        .check()
+        .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
     let audit = match args.audit_log.as_ref().or(config.audit.path.as_ref()) {
         Some(path) => AuditLog::file(path)
             .with_context(|| format!("cannot open the audit log `{}`", path.display()))?,
@@ -67,8 +82,12 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<Exit> {
     let databases = config
         .databases
         .into_iter()
-        .map(|c| Database::new(c).map(DatabaseEntry::new))
+        .map(|c| Database::open(c, &config.teleport).map(DatabaseEntry::new))
         .collect::<Result<Vec<_>, _>>()?;
+    let tunnels: Vec<_> = databases
+        .iter()
+        .filter_map(|d| d.db.teleport().cloned())
+        .collect();
     if databases.is_empty() {
         anyhow::bail!(
             "no database to serve: add a [[database]] to the config, pass --database NAME=URL, or try --demo"
@@ -83,6 +102,7 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<Exit> {
         pipeline,
         databases,
         audit,
+        teleport: config.teleport.clone(),
     });
     let running = server
         .serve(rmcp::transport::stdio())
@@ -96,8 +116,26 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<Exit> {
             tracing::info!("shutting down on signal");
         }
     }
+    for tunnel in tunnels {
+        tunnel.stop().await;
+    }
     drop(demo);
     Ok(Exit::Success)
+}
+
+/// `--database NAME=URL`, or a bare Teleport URI named after its database.
+fn database_flag(flag: &str) -> anyhow::Result<DatabaseConfig> {
+    if TeleportUri::is_teleport(flag) {
+        let uri = TeleportUri::parse(flag).map_err(|e| anyhow::anyhow!("--database: {e}"))?;
+        return Ok(DatabaseConfig::new(uri.database.clone(), flag.trim()));
+    }
+    let (name, url) = flag
+        .split_once('=')
+        .filter(|(name, _)| !name.is_empty() && !name.contains(' '))
+        .with_context(|| {
+            format!("--database `{flag}` is neither NAME=URL nor a teleport:// URI")
+        })?;
+    Ok(DatabaseConfig::new(name, url))
 }
 
 async fn shutdown_signal() {

@@ -23,6 +23,7 @@
 
 use super::DbError;
 use super::conninfo::{self, Params};
+use crate::teleport::TeleportUri;
 use serde::Deserialize;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -122,6 +123,8 @@ pub(crate) struct Resolved {
     pub tls: TlsSettings,
     /// Only consulted when no password came from the url or `password_env`.
     pub passfile: Option<PathBuf>,
+    /// Set for `teleport://` databases: `pg` then has no port yet (the tunnel's is used).
+    pub teleport: Option<TeleportUri>,
 }
 
 impl DatabaseConfig {
@@ -180,6 +183,9 @@ impl DatabaseConfig {
         }
         if self.pool_size == 0 {
             return Err(self.error("pool_size must be at least 1"));
+        }
+        if TeleportUri::is_teleport(&self.url) {
+            return self.resolve_teleport();
         }
         let Params { rest, mut taken } = conninfo::split(
             &self.url,
@@ -242,7 +248,49 @@ impl DatabaseConfig {
         if pg.get_application_name().is_none() {
             pg.application_name("querygate");
         }
-        Ok(Resolved { pg, tls, passfile })
+        Ok(Resolved {
+            pg,
+            tls,
+            passfile,
+            teleport: None,
+        })
+    }
+
+    /// A `teleport://` URI: Teleport authenticates and encrypts the tunnel, so querygate
+    /// speaks plain PostgreSQL to its loopback port, with no password.
+    fn resolve_teleport(&self) -> Result<Resolved, DbError> {
+        let uri = TeleportUri::parse(&self.url).map_err(|e| self.error(e))?;
+        let set = [
+            ("password_env", self.password_env.is_some()),
+            ("passfile", self.passfile.is_some()),
+            ("sslmode", self.sslmode.is_some()),
+            ("sslrootcert", self.sslrootcert.is_some()),
+            ("sslcert", self.sslcert.is_some()),
+            ("sslkey", self.sslkey.is_some()),
+        ];
+        if let Some((key, _)) = set.iter().find(|(_, set)| *set) {
+            return Err(self.error(format!(
+                "`{key}` does not apply to a teleport:// database: Teleport authenticates and \
+                 encrypts the connection with your tsh login; remove it"
+            )));
+        }
+        let mut pg = tokio_postgres::Config::new();
+        pg.host("127.0.0.1")
+            .user(&uri.db_user)
+            .dbname(&uri.db_name)
+            .application_name("querygate")
+            .connect_timeout(std::time::Duration::from_secs(10));
+        Ok(Resolved {
+            pg,
+            tls: TlsSettings {
+                mode: SslMode::Disable,
+                rootcert: None,
+                cert: None,
+                key: None,
+            },
+            passfile: None,
+            teleport: Some(uri),
+        })
     }
 }
 

@@ -10,6 +10,7 @@ use super::config::passfile_lookup;
 use super::error::driver_message;
 use super::tls::TlsPlan;
 use super::wire_limit::{Capped, Limits, Trip};
+use crate::teleport::Tunnel;
 use std::future::Future;
 use std::io;
 use std::path::PathBuf;
@@ -54,12 +55,29 @@ pub(crate) struct Connector {
     pub pg: tokio_postgres::Config,
     pub tls: TlsPlan,
     pub passfile: Option<PathBuf>,
+    /// For `teleport://` databases: connections go to this tunnel's loopback port.
+    pub tunnel: Option<Arc<Tunnel>>,
     pub limits: Limits,
 }
 
 impl Connector {
-    /// Try each configured host in order; the first that accepts wins.
+    /// Try each configured host in order; the first that accepts wins. A Teleport database
+    /// connects through its tunnel, started (again) if needed.
     pub async fn connect(&self) -> Result<Conn, String> {
+        if let Some(tunnel) = &self.tunnel {
+            let port = tunnel.port().await?;
+            let timeout = Duration::from_secs(10);
+            let target = Target::Tcp("127.0.0.1".to_string());
+            let error =
+                match tokio::time::timeout(timeout, self.connect_one(target, port, "127.0.0.1"))
+                    .await
+                {
+                    Ok(Ok(conn)) => return Ok(conn),
+                    Ok(Err(e)) => e,
+                    Err(_) => format!("timed out after {timeout:?}"),
+                };
+            return Err(tunnel.explain(&error).await);
+        }
         let hosts = self.pg.get_hosts();
         let addrs = self.pg.get_hostaddrs();
         let ports = self.pg.get_ports();

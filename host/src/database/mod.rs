@@ -44,6 +44,7 @@ pub use config::{DatabaseConfig, SslMode};
 pub use error::{DbError, ServerError};
 pub use execute::{QueryResult, ResultColumn, Truncation};
 
+use crate::teleport::{TeleportSettings, Tunnel};
 use connect::Connector;
 use pool::Pool;
 use std::fmt;
@@ -80,7 +81,16 @@ impl Database {
     /// Check the configuration and read certificate files. Opens no connection: a server that
     /// is down at start-up is only an error when a statement needs it.
     pub fn new(config: DatabaseConfig) -> Result<Database, DbError> {
+        Database::open(config, &TeleportSettings::default())
+    }
+
+    /// As [`Database::new`], with how to run `tsh` for `teleport://` databases (whose tunnel is
+    /// started by the first statement, not here).
+    pub fn open(config: DatabaseConfig, teleport: &TeleportSettings) -> Result<Database, DbError> {
         let resolved = config.resolve()?;
+        let tunnel = resolved
+            .teleport
+            .map(|uri| Arc::new(Tunnel::new(uri, teleport.clone())));
         let tls = tls::plan(&resolved.tls).map_err(|message| DbError::Config {
             database: config.name.clone(),
             message,
@@ -91,6 +101,7 @@ impl Database {
             pg: resolved.pg,
             tls,
             passfile: resolved.passfile,
+            tunnel,
             limits: Limits {
                 row,
                 other: row.max(16 * 1024 * 1024),
@@ -120,9 +131,18 @@ impl Database {
         self.pool.connector.pg.get_user().unwrap_or("")
     }
 
+    /// The Teleport tunnel of a `teleport://` database.
+    pub fn teleport(&self) -> Option<&Arc<Tunnel>> {
+        self.pool.connector.tunnel.as_ref()
+    }
+
     /// Where the server is, without credentials: `db.internal:5432`,
-    /// `/run/postgresql/.s.PGSQL.5432`, several comma-separated when the url lists several.
+    /// `/run/postgresql/.s.PGSQL.5432`, several comma-separated when the url lists several;
+    /// the URI for a Teleport database.
     pub fn location(&self) -> String {
+        if let Some(tunnel) = self.teleport() {
+            return tunnel.uri().to_string();
+        }
         let pg = &self.pool.connector.pg;
         let ports = pg.get_ports();
         let count = pg.get_hosts().len().max(pg.get_hostaddrs().len());

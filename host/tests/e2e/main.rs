@@ -11,3 +11,4 @@ mod client_config;
 mod database;
 mod policy_faults;
 mod serve;
+mod teleport;

@@ -13,10 +13,10 @@ use rmcp::{RoleClient, ServiceExt};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 
-type Client = RunningService<RoleClient, ClientConfig>;
+pub(crate) type Client = RunningService<RoleClient, ClientConfig>;
 
 /// A throwaway PostgreSQL with the demo data, shared by the tests of this module's cases.
-async fn demo_postgres() -> LocalPostgres {
+pub(crate) async fn demo_postgres() -> LocalPostgres {
     let pg = LocalPostgres::start().expect("throwaway PostgreSQL starts");
     let client = pg.superuser_client().await.expect("connect as superuser");
     localpg::load_demo_data(&client)
@@ -80,7 +80,7 @@ async fn connect(config: &Path, audit: &Path, version: ProtocolVersion) -> Clien
     .expect("MCP handshake")
 }
 
-async fn call(client: &Client, tool: &'static str, args: Value) -> CallToolResult {
+pub(crate) async fn call(client: &Client, tool: &'static str, args: Value) -> CallToolResult {
     let Value::Object(args) = args else {
         panic!("arguments must be an object")
     };
@@ -97,7 +97,7 @@ async fn row_count_and_truncated(client: &Client, sql: &str) -> (Option<u64>, Op
     (out["row_count"].as_u64(), out["truncated"].as_bool())
 }
 
-fn structured(result: &CallToolResult) -> &Value {
+pub(crate) fn structured(result: &CallToolResult) -> &Value {
     assert_ne!(
         result.is_error,
         Some(true),
@@ -110,7 +110,7 @@ fn structured(result: &CallToolResult) -> &Value {
         .expect("structured content")
 }
 
-fn error_text(result: &CallToolResult) -> String {
+pub(crate) fn error_text(result: &CallToolResult) -> String {
     assert_eq!(
         result.is_error,
         Some(true),
@@ -120,7 +120,7 @@ fn error_text(result: &CallToolResult) -> String {
     serde_json::to_string(&result.content).expect("content serializes")
 }
 
-fn audit_lines(path: &Path) -> Vec<Value> {
+pub(crate) fn audit_lines(path: &Path) -> Vec<Value> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()

@@ -7,7 +7,7 @@ use crate::serve::{Client, audit_lines, call, demo_postgres, error_text, structu
 use crate::support::{cache_dir, policies, querygate_bin, repo};
 use querygate::localpg::LocalPostgres;
 use rmcp::ServiceExt;
-use rmcp::model::{ClientCapabilities, ClientConfig, Implementation};
+use rmcp::model::{ClientCapabilities, ClientConfig, Implementation, ReadResourceRequestParams};
 use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -207,6 +207,17 @@ async fn a_teleport_database_is_served_through_a_supervised_tsh_tunnel() {
             ),
         ]
     );
+
+    // Teleport databases are resources under their URI, as with tsh.
+    let resources = client.list_all_resources().await.expect("resources/list");
+    let uris: Vec<_> = resources.iter().map(|r| r.uri.clone()).collect();
+    assert_eq!(uris, [HR, FINANCE]);
+    let read = client
+        .read_resource(ReadResourceRequestParams::new(HR))
+        .await
+        .expect("resources/read");
+    let summary = serde_json::to_string(&read).expect("serializes");
+    assert!(summary.contains("employees"), "{summary}");
 
     // Teleport's tool names, with Teleport's arguments, through the same policies.
     let tools = client.list_all_tools().await.expect("tools/list");

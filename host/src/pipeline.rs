@@ -1,10 +1,14 @@
 //! The one path every statement takes, from raw text to the SQL that may run.
 //!
-//! raw-text limits → parse → exactly one statement → built-in guard → each policy in order.
-//! A rewrite is analysed again from scratch (parse, guard, facts) and is what the next policy
-//! sees; a policy fault rejects. The MCP tools, `querygate check` and `querygate eval` all call
+//! raw-text limits → parse → exactly one statement → built-in guard → PostgreSQL's grammar
+//! agrees ([`grammar`]) → each policy in order → PostgreSQL's grammar reads the SQL that will
+//! run as the same single read-only statement. A rewrite is analysed again from scratch (both
+//! parsers, guard, facts) and is what the next policy sees; a policy fault rejects. A statement
+//! only PostgreSQL's grammar can read is checked on its tree by the same rules and goes to the
+//! policies without a sqlparser syntax tree (`ast_json` empty). The MCP tools, `querygate check` and `querygate eval` all call
 //! [`Pipeline::decide`]; nothing reaches the database by another road.
 
+use crate::grammar::{self, PgStatement};
 use crate::policy::{Context, Evaluation, Fault, LoadedPolicy, LogLine, Runtime, Verdict};
 use crate::sql::{self, Analysis, Catalog, SqlError, SqlLimits};
 use serde::Serialize;
@@ -194,18 +198,9 @@ impl Pipeline {
         steps: &mut Vec<Step>,
         unknown_relations: &mut Vec<String>,
     ) -> Outcome {
-        let mut analysis = match sql::analyze(sql, catalog, &self.sql_limits) {
+        let mut analysis = match self.analyze(sql, catalog) {
             Ok(analysis) => analysis,
-            Err(error) => {
-                let by = match error {
-                    SqlError::Guard { .. } => Rejector::Guard,
-                    _ => Rejector::Parse,
-                };
-                return Outcome::Rejected {
-                    by,
-                    reason: error.to_string(),
-                };
-            }
+            Err((by, reason)) => return Outcome::Rejected { by, reason },
         };
         unknown_relations.extend(analysis.relations.iter().filter(|r| !r.known).map(|r| {
             match &r.schema {
@@ -249,27 +244,91 @@ impl Pipeline {
                 Ok(Verdict::Allow) => {}
                 Ok(Verdict::Reject(reason)) => return reject(reason),
                 Err(fault) => return reject(fault_reason(&fault)),
-                Ok(Verdict::Rewrite(new_sql)) => {
-                    match sql::analyze(&new_sql, catalog, &self.sql_limits) {
-                        Ok(new) => {
-                            if new.sql != analysis.sql {
-                                rewritten_by.push(policy.name.clone());
-                            }
-                            analysis = new;
+                Ok(Verdict::Rewrite(new_sql)) => match self.analyze(&new_sql, catalog) {
+                    Ok(new) => {
+                        if new.sql != analysis.sql {
+                            rewritten_by.push(policy.name.clone());
                         }
-                        Err(error) => {
-                            return reject(format!(
-                                "its rewrite was refused ({error}); fix the policy"
-                            ));
-                        }
+                        analysis = new;
                     }
-                }
+                    Err((_, error)) => {
+                        return reject(format!(
+                            "its rewrite was refused ({error}); fix the policy"
+                        ));
+                    }
+                },
             }
         }
         Outcome::Allowed {
             analysis: Box::new(analysis),
             rewritten_by,
         }
+    }
+
+    /// Both parsers on one text. sqlparser's analysis (with the guard) when it can read the
+    /// text, checked against PostgreSQL's grammar, which must agree that it is one read-only
+    /// statement of the same kind; and the canonical SQL that will run must be, to PostgreSQL,
+    /// the very statement that came in (same tree, literals included). When only PostgreSQL's
+    /// grammar can read the text, or sqlparser's rendering would change it, PostgreSQL's tree
+    /// decides with the same rules and the statement runs as written.
+    fn analyze(&self, sql: &str, catalog: &Catalog) -> Result<Analysis, (Rejector, String)> {
+        let guard = |reason: String| {
+            (
+                Rejector::Guard,
+                format!("refused by the read-only guard: {reason}"),
+            )
+        };
+        match sql::analyze(sql, catalog, &self.sql_limits) {
+            Ok(analysis) => {
+                let pg = grammar::check(sql, catalog).map_err(guard)?;
+                if pg.kind != analysis.kind {
+                    return Err(guard(format!(
+                        "querygate's parser reads a {:?} statement, PostgreSQL's grammar a {:?} \
+                         one; write it more plainly",
+                        analysis.kind, pg.kind
+                    )));
+                }
+                if analysis.sql == pg.text {
+                    return Ok(analysis);
+                }
+                match grammar::check(&analysis.sql, catalog) {
+                    Ok(rendered) if rendered.tree == pg.tree => Ok(analysis),
+                    _ => {
+                        tracing::debug!(sql, rendered = %analysis.sql, "sqlparser's rendering reads differently to PostgreSQL; using PostgreSQL's reading");
+                        Ok(postgres_only(pg))
+                    }
+                }
+            }
+            Err(SqlError::Parse { message }) => match grammar::check(sql, catalog) {
+                Ok(pg) => Ok(postgres_only(pg)),
+                Err(reason) if reason.starts_with("PostgreSQL's grammar cannot parse") => {
+                    Err((Rejector::Parse, format!("could not parse SQL: {message}")))
+                }
+                Err(reason) => Err(guard(reason)),
+            },
+            Err(error) => {
+                let by = match error {
+                    SqlError::Guard { .. } => Rejector::Guard,
+                    _ => Rejector::Parse,
+                };
+                Err((by, error.to_string()))
+            }
+        }
+    }
+}
+
+/// The analysis of a statement as PostgreSQL's grammar read it: it runs as written, and
+/// policies get no sqlparser tree (`ast_json` empty).
+fn postgres_only(pg: PgStatement) -> Analysis {
+    Analysis {
+        limit_expr: pg.limit.map(|n| n.to_string()),
+        sql: pg.text,
+        ast_json: String::new(),
+        kind: pg.kind,
+        relations: pg.relations,
+        functions: pg.functions,
+        column_refs: pg.column_refs,
+        limit: pg.limit,
     }
 }
 

@@ -95,7 +95,7 @@ const DENIED: &[(Match, &str)] = &[
 ];
 
 /// Why calling `name` is refused, if it is.
-pub(super) fn side_effect(name: &str) -> Option<&'static str> {
+pub(crate) fn side_effect(name: &str) -> Option<&'static str> {
     let name = name.to_lowercase();
     DENIED.iter().find_map(|(pattern, why)| {
         let hit = match pattern {

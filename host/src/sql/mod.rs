@@ -16,6 +16,8 @@ mod facts;
 mod functions;
 mod guard;
 
+pub(crate) use functions::side_effect;
+
 pub use catalog::{Catalog, Column};
 pub use facts::{ColumnRef, FunctionCall, Relation};
 
@@ -59,7 +61,9 @@ pub enum StatementKind {
 pub struct Analysis {
     /// The canonical SQL: sqlparser's rendering of the checked syntax tree. This is what runs.
     pub sql: String,
-    /// The syntax tree as JSON (sqlparser 0.64's serde format of `Statement`).
+    /// The syntax tree as JSON (sqlparser 0.64's serde format of `Statement`). Empty when only
+    /// PostgreSQL's grammar could parse the statement (see `grammar` and `pipeline`): then the
+    /// facts below come from PostgreSQL's tree and `sql` is the statement as written.
     #[serde(skip)]
     pub ast_json: String,
     pub kind: StatementKind,

@@ -8,6 +8,7 @@ mod support;
 
 mod check_cli;
 mod client_config;
+mod corpus;
 mod database;
 mod policy_faults;
 mod serve;

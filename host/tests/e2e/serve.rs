@@ -495,6 +495,8 @@ async fn as_a_superuser_nothing_the_guard_lets_through_changes_data() {
         (SELECT count(*) FROM pg_largeobject_metadata)::text || ',' || \
         (SELECT count(*) FROM pg_class WHERE relname = 'stolen')::text AS state";
     let state = |result: CallToolResult| structured(&result)["rows"][0][0].clone();
+    // Another backend, which no statement may end.
+    let bystander = pg.superuser_client().await.expect("connect a bystander");
     let before = state(
         call(
             &client,
@@ -503,7 +505,12 @@ async fn as_a_superuser_nothing_the_guard_lets_through_changes_data() {
         )
         .await,
     );
-    for attack in ATTACKS {
+    let corpus = crate::corpus::entries("forbidden.sql");
+    let attacks = ATTACKS
+        .iter()
+        .map(|a| a.to_string())
+        .chain(corpus.into_iter().map(|(_, sql)| sql));
+    for attack in attacks {
         let result = call(
             &client,
             "query",
@@ -534,6 +541,20 @@ async fn as_a_superuser_nothing_the_guard_lets_through_changes_data() {
     )
     .await;
     assert_eq!(structured(&result)["rows"][0][0], "30s");
+    let result = call(
+        &client,
+        "query",
+        json!({"database": "admin", "sql": "SELECT current_user, current_setting('search_path'), current_setting('transaction_read_only')"}),
+    )
+    .await;
+    assert_eq!(
+        structured(&result)["rows"][0],
+        json!(["postgres", "\"$user\", public", "on"])
+    );
     assert!(!Path::new("/tmp/querygate-pwned").exists());
+    bystander
+        .simple_query("SELECT 1")
+        .await
+        .expect("the bystander backend is still alive");
     client.cancel().await.expect("client closes");
 }

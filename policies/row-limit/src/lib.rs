@@ -40,6 +40,9 @@ impl Policy for RowLimit {
         if statement.kind != StatementKind::Query {
             return Verdict::Allow;
         }
+        if statement.ast_json.is_empty() {
+            return bound_text(statement, config.max_rows);
+        }
         let mut tree = match statement.ast() {
             Ok(tree) => tree,
             Err(reason) => return Verdict::Reject(reason),
@@ -55,6 +58,18 @@ impl Policy for RowLimit {
 }
 
 querygate_policy::export_policy!(RowLimit);
+
+/// A query only PostgreSQL's grammar could read has no tree to edit: a literal LIMIT within
+/// bounds is kept, anything else is wrapped, `SELECT * FROM (…) AS row_limited LIMIT max`.
+fn bound_text(statement: &Statement, max: u64) -> Verdict {
+    match statement.limit {
+        Some(limit) if limit <= max => Verdict::Allow,
+        _ => Verdict::Rewrite(format!(
+            "SELECT * FROM ({}\n) AS row_limited LIMIT {max}",
+            statement.sql
+        )),
+    }
+}
 
 /// Makes `query` return at most `max` rows, or says why that cannot be done faithfully.
 fn bound(query: &mut Query, max: u64) -> Result<(), String> {

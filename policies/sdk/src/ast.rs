@@ -22,6 +22,13 @@ pub const MAX_JSON_DEPTH: usize = 512;
 /// than [`MAX_JSON_DEPTH`] levels of JSON is refused with an error (the policy should reject the
 /// statement) before anything recurses, so the guest never overflows its stack.
 pub(crate) fn parse_ast_json(json: &str) -> Result<sqlparser::ast::Statement, String> {
+    if json.is_empty() {
+        return Err(
+            "only PostgreSQL's grammar could read this statement, so there is no syntax tree \
+             for this policy to inspect; write it in plainer SQL"
+                .to_owned(),
+        );
+    }
     if json_depth(json) > MAX_JSON_DEPTH {
         return Err(
             "the statement is nested too deeply for this policy to read; split it into \

@@ -1,0 +1,416 @@
+//! PostgreSQL's own grammar (libpg_query, through the `pg_query` crate) as a second opinion.
+//!
+//! sqlparser is not PostgreSQL. Where the two read a text differently — a nested comment, a
+//! dollar quote, an escape — a guard that trusts one parser can be walked around. So every
+//! statement is also parsed by PostgreSQL's grammar and checked on that tree, exhaustively (the
+//! tree is walked through its serde form, so no node kind is skipped):
+//!
+//! - exactly one statement;
+//! - of a read-only kind: a query, `EXPLAIN` of a query without `ANALYZE`, or `SHOW`;
+//! - nothing inside writes (`INSERT`/`UPDATE`/`DELETE`/`MERGE` in a CTE), creates a table
+//!   (`SELECT INTO`), locks rows (`FOR UPDATE`/`SHARE`), takes parameters (`$1`), or calls a
+//!   function with side effects (the guard's deny-list, in any case and schema).
+//!
+//! [`check`] returns the facts PostgreSQL's tree gives (relations, functions, column
+//! references), which is what policies see for a statement only PostgreSQL's grammar could read
+//! (see `pipeline`).
+
+use crate::sql::{Catalog, ColumnRef, FunctionCall, Relation, StatementKind};
+use serde_json::Value;
+
+/// A statement PostgreSQL's grammar reads as one read-only statement, and what it contains.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PgStatement {
+    /// The statement's own text (without a trailing `;` or what follows it).
+    pub text: String,
+    pub kind: StatementKind,
+    pub relations: Vec<Relation>,
+    pub functions: Vec<FunctionCall>,
+    pub column_refs: Vec<ColumnRef>,
+    /// The outermost LIMIT when it is a literal number.
+    pub limit: Option<u64>,
+    /// PostgreSQL's parse tree of the statement without source positions: equal for two texts
+    /// exactly when PostgreSQL reads them as the same statement (same names, same literals).
+    pub tree: Value,
+}
+
+/// Parse `sql` with PostgreSQL's grammar and check it is one read-only statement.
+/// The error says what PostgreSQL's grammar sees that makes it unacceptable.
+pub fn check(sql: &str, catalog: &Catalog) -> Result<PgStatement, String> {
+    let parsed =
+        pg_query::parse(sql).map_err(|e| format!("PostgreSQL's grammar cannot parse it: {e}"))?;
+    let stmts = &parsed.protobuf.stmts;
+    if stmts.len() != 1 {
+        return Err(format!(
+            "PostgreSQL's grammar reads {} statements here: send exactly one",
+            stmts.len()
+        ));
+    }
+    let raw = &stmts[0];
+    let text = statement_text(sql, raw.stmt_location, raw.stmt_len);
+    let tree = serde_json::to_value(&parsed.protobuf)
+        .map_err(|e| format!("cannot read PostgreSQL's parse tree: {e}"))?;
+    let top = tree
+        .pointer("/stmts/0/stmt/node")
+        .and_then(Value::as_object)
+        .and_then(|o| o.iter().next())
+        .ok_or("PostgreSQL's grammar produced an empty statement")?;
+    let kind = match top.0.as_str() {
+        "SelectStmt" => StatementKind::Query,
+        "VariableShowStmt" => StatementKind::Show,
+        "ExplainStmt" => {
+            let options = top.1.get("options").and_then(Value::as_array);
+            let analyze = options.into_iter().flatten().any(|option| {
+                option
+                    .pointer("/node/DefElem/defname")
+                    .and_then(Value::as_str)
+                    .is_some_and(|name| name.eq_ignore_ascii_case("analyze"))
+            });
+            if analyze {
+                return Err(
+                    "EXPLAIN ANALYZE runs the statement: send EXPLAIN without ANALYZE".to_string(),
+                );
+            }
+            let inner = top
+                .1
+                .pointer("/query/node")
+                .and_then(Value::as_object)
+                .and_then(|o| o.keys().next());
+            if inner.map(String::as_str) != Some("SelectStmt") {
+                return Err(format!(
+                    "PostgreSQL's grammar reads an EXPLAIN of {}, not of a query",
+                    inner.map(|k| statement_name(k)).unwrap_or("nothing".into())
+                ));
+            }
+            StatementKind::Explain
+        }
+        other => {
+            return Err(format!(
+                "PostgreSQL's grammar reads it as {}, which is not a read-only query",
+                statement_name(other)
+            ));
+        }
+    };
+    let mut walk = Walk::default();
+    walk.value(&tree, false)?;
+    let limit = top
+        .1
+        .pointer("/limit_count/node/AConst")
+        .and_then(integer_constant);
+    let relations = walk
+        .relations
+        .into_iter()
+        .filter(|(schema, name, _)| schema.is_some() || !walk.ctes.contains(name))
+        .map(|(schema, name, alias)| {
+            let columns = catalog.columns(schema.as_deref(), &name);
+            Relation {
+                known: columns.is_some(),
+                columns: columns.map(<[_]>::to_vec).unwrap_or_default(),
+                schema,
+                name,
+                alias,
+            }
+        })
+        .collect();
+    Ok(PgStatement {
+        text,
+        kind,
+        relations,
+        functions: walk.functions,
+        column_refs: walk.column_refs,
+        limit,
+        tree: without_locations(tree.pointer("/stmts/0/stmt").cloned().unwrap_or_default()),
+    })
+}
+
+/// `tree` without the source positions (`location`, `stmt_len`, …) that differ between two
+/// spellings of one statement.
+fn without_locations(tree: Value) -> Value {
+    match tree {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .filter(|(key, _)| !key.ends_with("location") && key != "stmt_len")
+                .map(|(key, value)| (key, without_locations(value)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(without_locations).collect()),
+        other => other,
+    }
+}
+
+/// The value of an integer constant node (`{"val": {"Ival": {"ival": 5}}}` in serde form).
+fn integer_constant(constant: &Value) -> Option<u64> {
+    let val = constant.get("val")?.as_object()?;
+    let (kind, inner) = val.iter().next()?;
+    if !kind.eq_ignore_ascii_case("ival") {
+        return None;
+    }
+    inner.get("ival")?.as_u64()
+}
+
+/// `SelectStmt` → `SELECT`, `DeleteStmt` → `DELETE`, `VariableSetStmt` → `SET`, …
+fn statement_name(node: &str) -> String {
+    let known = [
+        ("InsertStmt", "INSERT"),
+        ("UpdateStmt", "UPDATE"),
+        ("DeleteStmt", "DELETE"),
+        ("MergeStmt", "MERGE"),
+        ("VariableSetStmt", "SET"),
+        (
+            "TransactionStmt",
+            "a transaction command (BEGIN, COMMIT, ROLLBACK, …)",
+        ),
+        ("DoStmt", "DO"),
+        ("CallStmt", "CALL"),
+        ("CopyStmt", "COPY"),
+        ("PrepareStmt", "PREPARE"),
+        ("ExecuteStmt", "EXECUTE"),
+        ("SelectStmt", "a query"),
+    ];
+    known
+        .iter()
+        .find(|(k, _)| *k == node)
+        .map(|(_, v)| v.to_string())
+        .unwrap_or_else(|| format!("`{node}`"))
+}
+
+/// The text of the statement at `location` (`len` 0: to the end), trimmed.
+fn statement_text(sql: &str, location: i32, len: i32) -> String {
+    let start = usize::try_from(location).unwrap_or(0).min(sql.len());
+    let end = match usize::try_from(len) {
+        Ok(0) | Err(_) => sql.len(),
+        Ok(len) => (start + len).min(sql.len()),
+    };
+    sql.get(start..end).unwrap_or(sql).trim().to_string()
+}
+
+#[derive(Default)]
+struct Walk {
+    relations: Vec<(Option<String>, String, Option<String>)>,
+    functions: Vec<FunctionCall>,
+    column_refs: Vec<ColumnRef>,
+    ctes: Vec<String>,
+}
+
+fn strings(list: Option<&Value>) -> Vec<String> {
+    list.and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|n| n.pointer("/node/String/sval").and_then(Value::as_str))
+        .map(String::from)
+        .collect()
+}
+
+fn non_empty(v: Option<&Value>) -> Option<String> {
+    v.and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+}
+
+impl Walk {
+    /// Visit every value; `in_from` is set under a function in FROM (`RangeFunction`).
+    fn value(&mut self, value: &Value, in_from: bool) -> Result<(), String> {
+        match value {
+            Value::Array(items) => items.iter().try_for_each(|v| self.value(v, in_from)),
+            Value::Object(map) => {
+                for (key, inner) in map {
+                    let in_from = in_from || key == "RangeFunction";
+                    self.node(key, inner, in_from)?;
+                    self.value(inner, in_from)?;
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn node(&mut self, key: &str, node: &Value, in_from: bool) -> Result<(), String> {
+        match key {
+            "InsertStmt" | "UpdateStmt" | "DeleteStmt" | "MergeStmt" => Err(format!(
+                "PostgreSQL's grammar finds {} inside the statement: data-modifying statements are refused",
+                statement_name(key)
+            )),
+            "SelectStmt" => {
+                if node.get("into_clause").is_some_and(|v| !v.is_null()) {
+                    return Err("SELECT INTO creates a table: use a plain SELECT".to_string());
+                }
+                if node
+                    .get("locking_clause")
+                    .and_then(Value::as_array)
+                    .is_some_and(|l| !l.is_empty())
+                {
+                    return Err(
+                        "FOR UPDATE / FOR SHARE locks rows: remove the locking clause".to_string(),
+                    );
+                }
+                Ok(())
+            }
+            "ParamRef" => Err(
+                "the statement has `$n` parameter placeholders and no values: write the values in"
+                    .to_string(),
+            ),
+            "FuncCall" => {
+                let mut names = strings(node.get("funcname"));
+                let Some(name) = names.pop() else {
+                    return Ok(());
+                };
+                if let Some(why) = crate::sql::side_effect(&name) {
+                    return Err(format!("function `{name}` is not allowed: {why}"));
+                }
+                self.functions.push(FunctionCall {
+                    schema: names.pop(),
+                    name,
+                    in_from,
+                });
+                Ok(())
+            }
+            "RangeVar" => {
+                let Some(name) = non_empty(node.get("relname")) else {
+                    return Ok(());
+                };
+                let alias = non_empty(node.pointer("/alias/aliasname"));
+                self.relations
+                    .push((non_empty(node.get("schemaname")), name, alias));
+                Ok(())
+            }
+            "CommonTableExpr" => {
+                if let Some(name) = non_empty(node.get("ctename")) {
+                    self.ctes.push(name);
+                }
+                Ok(())
+            }
+            "ColumnRef" => {
+                let fields = node.get("fields").and_then(Value::as_array);
+                let mut parts: Vec<Option<String>> = fields
+                    .into_iter()
+                    .flatten()
+                    .map(|f| {
+                        f.pointer("/node/String/sval")
+                            .and_then(Value::as_str)
+                            .map(String::from)
+                    })
+                    .collect();
+                let name = parts.pop().flatten();
+                self.column_refs.push(ColumnRef {
+                    qualifier: parts.pop().flatten(),
+                    name,
+                });
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(sql: &str) -> PgStatement {
+        check(sql, &Catalog::default()).unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    fn refused(sql: &str) -> String {
+        match check(sql, &Catalog::default()) {
+            Ok(s) => panic!("{sql} was accepted as {:?}", s.kind),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn read_only_statements_pass_with_their_facts() {
+        let s = ok(
+            "SELECT e.name, lower(d.name) FROM hr.employees e JOIN departments d ON d.id = e.department_id LIMIT 5;",
+        );
+        assert_eq!(s.kind, StatementKind::Query);
+        assert_eq!(
+            s.text,
+            "SELECT e.name, lower(d.name) FROM hr.employees e JOIN departments d ON d.id = e.department_id LIMIT 5"
+        );
+        assert_eq!(s.limit, Some(5));
+        let names: Vec<_> = s
+            .relations
+            .iter()
+            .map(|r| (r.schema.clone(), r.name.clone(), r.alias.clone()))
+            .collect();
+        assert!(names.contains(&(Some("hr".into()), "employees".into(), Some("e".into()))));
+        assert!(names.contains(&(None, "departments".into(), Some("d".into()))));
+        assert_eq!(s.functions[0].name, "lower");
+        assert!(s.column_refs.contains(&ColumnRef {
+            qualifier: Some("e".into()),
+            name: Some("name".into())
+        }));
+        assert_eq!(ok("SHOW search_path").kind, StatementKind::Show);
+        assert_eq!(ok("EXPLAIN SELECT 1").kind, StatementKind::Explain);
+        let from = ok("SELECT * FROM generate_series(1, 3) AS g");
+        assert!(from.functions[0].in_from);
+        let cte = ok("WITH x AS (SELECT 1 AS a) SELECT a FROM x");
+        assert!(cte.relations.is_empty(), "{:?}", cte.relations);
+    }
+
+    #[test]
+    fn what_postgres_reads_as_more_or_as_writes_is_refused() {
+        for (sql, says) in [
+            ("SELECT 1; DELETE FROM t", "2 statements"),
+            ("COMMIT; DELETE FROM t", "2 statements"),
+            ("DELETE FROM t", "DELETE"),
+            ("SET transaction_read_only = off", "SET"),
+            ("BEGIN", "transaction command"),
+            (
+                "WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d",
+                "DELETE inside",
+            ),
+            (
+                "SELECT * FROM (SELECT 1) s, LATERAL (SELECT 1 FOR UPDATE) x",
+                "locks rows",
+            ),
+            ("SELECT 1 INTO TEMP x", "SELECT INTO"),
+            ("EXPLAIN ANALYZE SELECT 1", "EXPLAIN ANALYZE"),
+            ("EXPLAIN (ANALYZE, FORMAT JSON) SELECT 1", "EXPLAIN ANALYZE"),
+            ("EXPLAIN DELETE FROM t", "EXPLAIN of DELETE"),
+            ("SELECT $1", "parameter"),
+            ("SELECT PG_CATALOG.PG_SLEEP(10)", "pg_sleep"),
+            ("SELECT \"pg_read_file\"('/etc/passwd')", "pg_read_file"),
+            (
+                "SELECT * FROM dblink_exec('x', 'DROP TABLE t')",
+                "dblink_exec",
+            ),
+            ("SELECT CASE WHEN true THEN nextval('s') END", "nextval"),
+            (
+                "SELECT 1 /* a /* nested */ still a comment */; DELETE FROM t",
+                "2 statements",
+            ),
+            ("SELECT $q$ ; $q$; DELETE FROM t", "2 statements"),
+            ("SELECT E'\\''; DELETE FROM t; --'", "2 statements"),
+            ("SELECT (", "cannot parse"),
+        ] {
+            let error = refused(sql);
+            assert!(error.contains(says), "{sql}: {error}");
+        }
+    }
+
+    #[test]
+    fn two_spellings_of_one_statement_have_one_tree() {
+        assert_eq!(
+            ok("SELECT a FROM t WHERE b = 1").tree,
+            ok("select  a\nfrom t /* x */ where (b = 1);").tree
+        );
+        assert_eq!(
+            ok("SELECT x::int FROM t").tree,
+            ok("SELECT CAST(x AS INT) FROM t").tree
+        );
+        for other in [
+            "SELECT a FROM t WHERE b = 2",
+            "SELECT a FROM t WHERE c = 1",
+            "SELECT a FROM t WHERE b = '1'",
+            "SELECT \"A\" FROM t WHERE b = 1",
+        ] {
+            assert_ne!(
+                ok("SELECT a FROM t WHERE b = 1").tree,
+                ok(other).tree,
+                "{other}"
+            );
+        }
+        assert_ne!(ok("SELECT E'\\n'").tree, ok("SELECT '\\n'").tree);
+    }
+}

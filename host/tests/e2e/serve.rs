@@ -495,6 +495,12 @@ async fn as_a_superuser_nothing_the_guard_lets_through_changes_data() {
         (SELECT count(*) FROM pg_largeobject_metadata)::text || ',' || \
         (SELECT count(*) FROM pg_class WHERE relname = 'stolen')::text AS state";
     let state = |result: CallToolResult| structured(&result)["rows"][0][0].clone();
+    // Files the statements try to write, as (path, modification time) before and after.
+    let files = || {
+        ["/tmp/querygate-pwned", "/tmp/exfil", "/tmp/ssn.csv"]
+            .map(|f| (f, std::fs::metadata(f).and_then(|m| m.modified()).ok()))
+    };
+    let files_before = files();
     // Another backend, which no statement may end.
     let bystander = pg.superuser_client().await.expect("connect a bystander");
     let before = state(
@@ -551,7 +557,8 @@ async fn as_a_superuser_nothing_the_guard_lets_through_changes_data() {
         structured(&result)["rows"][0],
         json!(["postgres", "\"$user\", public", "on"])
     );
-    assert!(!Path::new("/tmp/querygate-pwned").exists());
+    // No file any statement names was written.
+    assert_eq!(files_before, files(), "a file was written");
     bystander
         .simple_query("SELECT 1")
         .await

@@ -361,6 +361,14 @@ impl QuerygateServer {
         sql: &str,
         context: Context,
     ) -> Result<Decision, String> {
+        // Text that can never pass (empty, too large, NUL, replaced bytes) is refused without
+        // a trip to the database for the catalog.
+        if crate::sql::check_raw_text(sql, self.state.pipeline.sql_limits()).is_err() {
+            return Ok(self
+                .state
+                .pipeline
+                .decide(sql, &Catalog::default(), &context));
+        }
         let mut catalog = entry.catalog(false).await?;
         let mut refreshed = false;
         loop {

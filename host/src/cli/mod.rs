@@ -5,6 +5,7 @@ mod check;
 mod client_config;
 mod demo;
 mod eval;
+mod lossy;
 mod serve;
 
 use crate::config::{Config, PolicyEntry};

@@ -105,7 +105,10 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<Exit> {
         teleport: config.teleport.clone(),
     });
     let running = server
-        .serve(rmcp::transport::stdio())
+        .serve((
+            super::lossy::LossyUtf8::new(tokio::io::stdin()),
+            tokio::io::stdout(),
+        ))
         .await
         .context("the MCP handshake failed")?;
     tokio::select! {

@@ -87,6 +87,13 @@ pub enum SqlError {
     TooLarge { size: usize, limit: usize },
     #[error("statement contains a NUL byte at offset {offset}: remove it")]
     NulByte { offset: usize },
+    /// U+FFFD stands where the server received bytes that were not UTF-8 (see `cli::lossy`),
+    /// so the statement is not what was sent.
+    #[error(
+        "statement contains U+FFFD at offset {offset}, which stands for bytes that were not valid \
+         UTF-8: send the statement as UTF-8 (write a literal U+FFFD as U&'\\FFFD')"
+    )]
+    Replaced { offset: usize },
     #[error("could not parse SQL: {message}")]
     Parse { message: String },
     #[error(
@@ -121,7 +128,8 @@ pub fn analyze(sql: &str, catalog: &Catalog, limits: &SqlLimits) -> Result<Analy
     })
 }
 
-fn check_raw_text(sql: &str, limits: &SqlLimits) -> Result<(), SqlError> {
+/// The checks on the raw text alone: size, NUL bytes, replaced bytes, emptiness.
+pub fn check_raw_text(sql: &str, limits: &SqlLimits) -> Result<(), SqlError> {
     if sql.len() > limits.max_sql_bytes {
         return Err(SqlError::TooLarge {
             size: sql.len(),
@@ -130,6 +138,9 @@ fn check_raw_text(sql: &str, limits: &SqlLimits) -> Result<(), SqlError> {
     }
     if let Some(offset) = sql.find('\0') {
         return Err(SqlError::NulByte { offset });
+    }
+    if let Some(offset) = sql.find('\u{FFFD}') {
+        return Err(SqlError::Replaced { offset });
     }
     if sql.trim().is_empty() {
         return Err(SqlError::Empty);

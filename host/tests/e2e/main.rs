@@ -10,6 +10,7 @@ mod check_cli;
 mod client_config;
 mod corpus;
 mod database;
+mod exhaustion;
 mod policy_faults;
 mod serve;
 mod teleport;

@@ -27,7 +27,12 @@ pub(crate) async fn demo_postgres() -> LocalPostgres {
 
 /// Write a config serving `hr` (read-only role) and `admin` (superuser) with the example
 /// policies (or none), and extra `[[database]]` keys.
-fn write_config(dir: &Path, pg: &LocalPostgres, with_policies: bool, db_extra: &str) -> PathBuf {
+pub(crate) fn write_config(
+    dir: &Path,
+    pg: &LocalPostgres,
+    with_policies: bool,
+    db_extra: &str,
+) -> PathBuf {
     policies();
     let mut text = String::new();
     if with_policies {
@@ -59,7 +64,7 @@ fn write_config(dir: &Path, pg: &LocalPostgres, with_policies: bool, db_extra: &
     path
 }
 
-async fn connect(config: &Path, audit: &Path, version: ProtocolVersion) -> Client {
+pub(crate) async fn connect(config: &Path, audit: &Path, version: ProtocolVersion) -> Client {
     let bin = querygate_bin();
     let (config, audit) = (config.to_path_buf(), audit.to_path_buf());
     let transport = TokioChildProcess::new(tokio::process::Command::new(bin).configure(|cmd| {

@@ -208,6 +208,7 @@ impl Runtime {
         let engine = Engine::new(&config).map_err(engine_error)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(engine_error)?;
+        sandbox::forbid_waiting(&mut linker).map_err(engine_error)?;
         bindings::Policy::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)
             .map_err(engine_error)?;
 
@@ -335,6 +336,9 @@ impl Runtime {
     fn fault(&self, store: &Store<GuestState>, error: &wasmtime::Error) -> Fault {
         if store.data().memory_exceeded {
             return Fault::Memory(self.limits.memory_bytes / (1024 * 1024));
+        }
+        if let Some(sandbox::Forbidden(why)) = error.downcast_ref::<sandbox::Forbidden>() {
+            return Fault::Trap(why.to_string());
         }
         match error.downcast_ref::<Trap>() {
             Some(Trap::Interrupt) => Fault::Deadline(self.limits.deadline),

@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context as TaskContext, Poll};
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
+use wasmtime::component::{Linker, Resource};
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::p2::DynPollable;
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
@@ -225,4 +227,40 @@ impl tokio::io::AsyncWrite for GuestOutput {
     fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
         Poll::Ready(Ok(()))
     }
+}
+
+/// Something the sandbox refused the guest, which stops its evaluation (a trap, for the
+/// statement's rejection).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(super) struct Forbidden(pub &'static str);
+
+const WAITING: &str = "tried to sleep or wait on a clock, which policies may not do";
+
+/// The WASI version whose clock functions [`forbid_waiting`] replaces: the one wasmtime-wasi
+/// defines (guests built against any 0.2.x resolve to it).
+const WASI_CLOCKS: &str = "wasi:clocks/monotonic-clock@0.2.12";
+
+/// Replace the clock's `subscribe-duration` and `subscribe-instant` with functions that trap.
+///
+/// A guest that sleeps blocks inside the host, where the epoch deadline cannot reach it: an
+/// hour-long `sleep` would hold a host thread for an hour. No policy needs to wait, so waiting
+/// on a clock traps (and the statement is rejected); reading the clock still works.
+pub(super) fn forbid_waiting(linker: &mut Linker<GuestState>) -> wasmtime::Result<()> {
+    linker.allow_shadowing(true);
+    let mut clocks = linker.instance(WASI_CLOCKS)?;
+    clocks.func_wrap(
+        "subscribe-duration",
+        |_, (_,): (u64,)| -> wasmtime::Result<(Resource<DynPollable>,)> {
+            Err(wasmtime::Error::new(Forbidden(WAITING)))
+        },
+    )?;
+    clocks.func_wrap(
+        "subscribe-instant",
+        |_, (_,): (u64,)| -> wasmtime::Result<(Resource<DynPollable>,)> {
+            Err(wasmtime::Error::new(Forbidden(WAITING)))
+        },
+    )?;
+    linker.allow_shadowing(false);
+    Ok(())
 }

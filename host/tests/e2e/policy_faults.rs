@@ -156,6 +156,25 @@ fn the_deadline_is_obeyed_just_under_and_violated_just_over() {
     assert!(message.contains("policy_deadline_ms"), "{message}");
 }
 
+/// A guest that tries to sleep (an hour) would block inside the host, out of the deadline's
+/// reach: waiting on a clock traps at once, and the statement is rejected.
+#[test]
+fn a_guest_that_sleeps_is_stopped_at_once() {
+    let rt = runtime(PolicyLimits {
+        deadline: Duration::from_millis(200),
+        ..PolicyLimits::default()
+    });
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let chain = fault_chain(&rt, json!({"mode": "sleep"}));
+        let _ = tx.send(rejection(&decide(&chain, "SELECT 1")));
+    });
+    let message = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("an hour-long sleep in the guest blocked the host");
+    assert!(message.contains("policies may not do"), "{message}");
+}
+
 #[test]
 fn the_memory_cap_is_obeyed_just_under_and_violated_just_over() {
     let rt = runtime(PolicyLimits {
@@ -210,6 +229,9 @@ fn the_sandbox_grants_no_files_environment_or_network() {
         ("read-file", "read-file: denied"),
         ("env", "env: 0 variables"),
         ("network", "network: denied"),
+        // Granted, and harmless: reading the clock or random numbers changes nothing.
+        ("clock", "clock: real"),
+        ("random", "random: distinct"),
     ] {
         let chain = fault_chain(&rt, json!({"mode": mode}));
         let message = rejection(&decide(&chain, "SELECT 1"));

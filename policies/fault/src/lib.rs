@@ -6,7 +6,8 @@
 //!   passed through, to test that the host refuses it); `rewrite` with `sql`, returned verbatim
 //!   (a DELETE, two statements, garbage).
 //! - resource abuse: `loop` (never returns); `spin` (`ms` milliseconds, or `iterations` rounds,
-//!   of busy work, then allow: the deadline's "obeyed" side); `counter` (rejects with
+//!   of busy work, then allow: the deadline's "obeyed" side); `sleep` (`ms` milliseconds,
+//!   default an hour, blocked in the host's clock, then allow); `counter` (rejects with
 //!   `counter: N`, N the evaluations this instance has seen: always 1 with fresh instances); `memory-bomb` (allocates and touches 1 MiB blocks until
 //!   allocation fails; if the host lets allocation fail rather than trapping, rejects with
 //!   `memory-bomb: allocation failed after N MiB`); `allocate` (`bytes`, touched, then allow: the
@@ -65,6 +66,12 @@ impl Policy for Fault {
                     Some(ms) => spin_for(std::time::Duration::from_millis(ms)),
                     None => spin(config.iterations.unwrap_or(1_000_000)),
                 }
+                Verdict::Allow
+            }
+            "sleep" => {
+                std::thread::sleep(std::time::Duration::from_millis(
+                    config.ms.unwrap_or(3_600_000),
+                ));
                 Verdict::Allow
             }
             "counter" => Verdict::Reject(format!("counter: {}", bump_counter())),

@@ -16,6 +16,7 @@ mod facts;
 mod functions;
 mod guard;
 
+#[cfg(feature = "runtime")]
 pub(crate) use functions::side_effect;
 
 pub use catalog::{Catalog, Column};

@@ -19,6 +19,8 @@ pub mod config;
 #[cfg(feature = "runtime")]
 pub mod database;
 #[cfg(feature = "runtime")]
+pub mod fuzzing;
+#[cfg(feature = "runtime")]
 pub mod grammar;
 #[cfg(feature = "runtime")]
 pub mod localpg;

@@ -11,6 +11,7 @@ mod client_config;
 mod corpus;
 mod database;
 mod exhaustion;
+mod fuzz_smoke;
 mod policy_faults;
 mod serve;
 mod teleport;

@@ -1,0 +1,4 @@
+//! SQL analysis and the read-only guard on arbitrary bytes: no panic, abort or stack overflow.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| querygate::fuzzing::analysis(data));

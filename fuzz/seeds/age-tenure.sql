@@ -1,0 +1,1 @@
+SELECT name, age(DATE '2025-01-01', hired_on) AS tenure FROM employees ORDER BY tenure DESC LIMIT 10

@@ -1,0 +1,1 @@
+COPY employees TO STDOUT

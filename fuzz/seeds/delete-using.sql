@@ -1,0 +1,1 @@
+DELETE FROM events ev USING employees e WHERE ev.employee_id = e.id AND e.tenant_id = 'globex'

@@ -1,0 +1,1 @@
+SELECT $q$It's "quoted"; with a semicolon$q$ AS note, count(*) FROM departments

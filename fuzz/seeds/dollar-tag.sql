@@ -1,0 +1,1 @@
+SELECT $tag$ it's $$ here ; $tag$ AS x

@@ -1,0 +1,1 @@
+SELECT split_part(email, '@', 2) AS domain, tenant_id, count(*) FROM employees GROUP BY 1, 2

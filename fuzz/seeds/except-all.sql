@@ -1,0 +1,1 @@
+SELECT tenant_id FROM employees EXCEPT ALL SELECT tenant_id FROM departments

@@ -1,0 +1,1 @@
+EXPLAIN WITH x AS (SELECT department_id, avg(salary) AS a FROM employees GROUP BY 1) SELECT * FROM x WHERE a > 80000

@@ -1,0 +1,1 @@
+SELECT elem FROM jsonb_array_elements('[{"a": 1}, {"a": 2}]'::jsonb) AS elem

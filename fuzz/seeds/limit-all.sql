@@ -1,0 +1,1 @@
+SELECT id FROM departments ORDER BY id LIMIT ALL

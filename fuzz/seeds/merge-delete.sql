@@ -1,0 +1,1 @@
+MERGE INTO employees e USING departments d ON e.department_id = d.id WHEN MATCHED THEN DELETE

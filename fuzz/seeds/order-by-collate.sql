@@ -1,0 +1,1 @@
+SELECT name FROM departments ORDER BY name COLLATE "C" DESC

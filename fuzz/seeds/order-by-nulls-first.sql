@@ -1,0 +1,1 @@
+SELECT name, department_id FROM employees ORDER BY department_id ASC NULLS FIRST LIMIT 10

@@ -1,0 +1,1 @@
+PREPARE q (int) AS SELECT * FROM employees WHERE id = $1

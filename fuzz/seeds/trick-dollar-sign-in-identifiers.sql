@@ -1,0 +1,1 @@
+SELECT 1 AS x$q$; DELETE FROM events; SELECT 2 AS y$q$

@@ -1,0 +1,1 @@
+SELECT $q$ $$ $q$; DELETE FROM events; SELECT $$ x $$

@@ -1,0 +1,1 @@
+SELECT 'a;b'; UPDATE employees SET salary = 0

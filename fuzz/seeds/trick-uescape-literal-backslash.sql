@@ -1,0 +1,1 @@
+SELECT U&'\' UESCAPE '!'; DELETE FROM events; --'

@@ -1,0 +1,1 @@
+SELECT name FROM departments WHERE name <> U&'S!0061les' UESCAPE '!'

@@ -1,0 +1,1 @@
+SELECT U&"n\0061me" FROM departments

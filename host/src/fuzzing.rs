@@ -1,0 +1,45 @@
+//! The properties the fuzz targets check (`fuzz/`, run with cargo-fuzz), kept here so that a
+//! stable test can check them too, over the seed corpus and mutations of it
+//! (`tests/e2e/fuzz_smoke.rs`). Each panics when its property does not hold.
+
+use crate::grammar;
+use crate::pipeline::{Outcome, Pipeline};
+use crate::policy::{Context, PolicyLimits, Runtime};
+use crate::sql::{self, Catalog, SqlLimits};
+use std::sync::{Arc, OnceLock};
+
+/// Analysis and guard on any input: an answer, never a panic, an abort or a stack overflow
+/// (which would abort the process). Bounded time is the fuzzer's `-timeout`.
+pub fn analysis(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let _ = sql::analyze(&text, &Catalog::default(), &SqlLimits::default());
+}
+
+fn pipeline() -> &'static Pipeline {
+    static PIPELINE: OnceLock<Pipeline> = OnceLock::new();
+    PIPELINE.get_or_init(|| {
+        let runtime = Runtime::new(PolicyLimits::default(), None)
+            .unwrap_or_else(|e| panic!("the policy runtime starts: {e}"));
+        Pipeline::new(Arc::new(runtime), Vec::new(), SqlLimits::default())
+    })
+}
+
+/// Whatever the decision allows is, to PostgreSQL's grammar, exactly one read-only statement
+/// of the kind querygate reported.
+pub fn differential(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let decision = pipeline().decide(&text, &Catalog::default(), &Context::default());
+    if let Outcome::Allowed { analysis, .. } = &decision.outcome {
+        match grammar::check(&analysis.sql, &Catalog::default()) {
+            Ok(pg) => assert_eq!(
+                pg.kind, analysis.kind,
+                "allowed {text:?} as {:?}, PostgreSQL reads {:?}",
+                analysis.kind, pg.kind
+            ),
+            Err(reason) => panic!(
+                "allowed {text:?} (runs as {:?}), but to PostgreSQL: {reason}",
+                analysis.sql
+            ),
+        }
+    }
+}

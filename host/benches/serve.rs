@@ -30,15 +30,7 @@ fn stats(mut samples: Vec<Duration>) -> (f64, f64) {
 }
 
 fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|n| n.parse().ok())
-        })
-        .unwrap_or(0)
+    support::proc_status_kib(pid, "VmRSS")
 }
 
 fn server_pid(config: &str) -> u32 {

@@ -32,3 +32,5 @@ pub mod pipeline;
 pub mod policy;
 #[cfg(feature = "runtime")]
 pub mod teleport;
+#[cfg(feature = "runtime")]
+mod watchdog;

@@ -15,7 +15,7 @@
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// What a local server listens on.
@@ -242,7 +242,6 @@ impl LocalPostgres {
 
     /// Stops the server and removes its directory once this process is gone.
     fn spawn_watchdog(&self) -> std::io::Result<Child> {
-        use std::os::unix::process::CommandExt;
         let root = quote(&self.root.path().display().to_string());
         let pidfile = quote(
             &self
@@ -252,20 +251,10 @@ impl LocalPostgres {
                 .display()
                 .to_string(),
         );
-        let script = format!(
-            "while kill -0 {pid} 2>/dev/null; do sleep 1; done; \
-             if [ -f {pidfile} ]; then kill -QUIT \"$(head -n 1 {pidfile})\" 2>/dev/null; sleep 1; fi; \
-             rm -rf {root}",
-            pid = std::process::id()
-        );
-        Command::new("sh")
-            .arg("-c")
-            .arg(script)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
+        crate::watchdog::after_exit(&format!(
+            "if [ -f {pidfile} ]; then kill -QUIT \"$(head -n 1 {pidfile})\" 2>/dev/null; sleep 1; fi; \
+             rm -rf {root}"
+        ))
     }
 }
 

@@ -10,7 +10,6 @@
 use super::{Problem, TeleportSettings, TeleportUri};
 use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
-use std::os::unix::process::CommandExt as _;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -279,19 +278,7 @@ fn free_port() -> std::io::Result<u16> {
         .port())
 }
 
-/// A shell that sends SIGTERM to `tsh` once this process is gone (even after SIGKILL, which
-/// runs no destructor). Its own process group, so a signal to querygate's group spares it.
+/// A shell that sends SIGTERM to `tsh` once this process is gone (even after SIGKILL).
 fn watchdog(tsh: u32) -> std::io::Result<std::process::Child> {
-    let script = format!(
-        "while kill -0 {me} 2>/dev/null; do sleep 1; done; kill -TERM {tsh} 2>/dev/null",
-        me = std::process::id()
-    );
-    std::process::Command::new("sh")
-        .arg("-c")
-        .arg(script)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .spawn()
+    crate::watchdog::after_exit(&format!("kill -TERM {tsh} 2>/dev/null"))
 }

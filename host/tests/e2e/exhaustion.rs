@@ -11,16 +11,7 @@ use std::process::{Command, Stdio};
 
 /// Peak resident memory of a process, in MiB (`VmHWM`).
 fn peak_rss_mib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kib| kib.parse::<u64>().ok())
-        })
-        .map(|kib| kib / 1024)
-        .unwrap_or(0)
+    crate::support::proc_status_kib(pid, "VmHWM") / 1024
 }
 
 #[tokio::test(flavor = "multi_thread")]

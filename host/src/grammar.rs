@@ -148,6 +148,21 @@ fn integer_constant(constant: &Value) -> Option<u64> {
     inner.get("ival")?.as_u64()
 }
 
+/// Whether PostgreSQL's grammar reads `sql` as exactly the statement whose tree is `tree` (as
+/// [`check`] returned it): one statement, same tree, literals included. Enough for the
+/// rendering of a statement already checked, whose rules then hold too.
+pub fn reads_as(sql: &str, tree: &Value) -> bool {
+    let Ok(parsed) = pg_query::parse(sql) else {
+        return false;
+    };
+    if parsed.protobuf.stmts.len() != 1 {
+        return false;
+    }
+    serde_json::to_value(&parsed.protobuf.stmts[0].stmt)
+        .map(without_locations)
+        .is_ok_and(|rendered| rendered == *tree)
+}
+
 /// `SelectStmt` → `SELECT`, `DeleteStmt` → `DELETE`, `VariableSetStmt` → `SET`, …
 fn statement_name(node: &str) -> String {
     let known = [
@@ -412,5 +427,10 @@ mod tests {
             );
         }
         assert_ne!(ok("SELECT E'\\n'").tree, ok("SELECT '\\n'").tree);
+        let tree = ok("SELECT a FROM t WHERE b = 1").tree;
+        assert!(reads_as("SELECT a FROM t WHERE (b = 1)", &tree));
+        assert!(!reads_as("SELECT a FROM t WHERE b = 1; SELECT 1", &tree));
+        assert!(!reads_as("SELECT a FROM t WHERE b = 1 LIMIT 2", &tree));
+        assert!(!reads_as("SELECT (", &tree));
     }
 }

@@ -291,13 +291,11 @@ impl Pipeline {
                 if analysis.sql == pg.text {
                     return Ok(analysis);
                 }
-                match grammar::check(&analysis.sql, catalog) {
-                    Ok(rendered) if rendered.tree == pg.tree => Ok(analysis),
-                    _ => {
-                        tracing::debug!(sql, rendered = %analysis.sql, "sqlparser's rendering reads differently to PostgreSQL; using PostgreSQL's reading");
-                        Ok(postgres_only(pg))
-                    }
+                if grammar::reads_as(&analysis.sql, &pg.tree) {
+                    return Ok(analysis);
                 }
+                tracing::debug!(sql, rendered = %analysis.sql, "sqlparser's rendering reads differently to PostgreSQL; using PostgreSQL's reading");
+                Ok(postgres_only(pg))
             }
             Err(SqlError::Parse { message }) => match grammar::check(sql, catalog) {
                 Ok(pg) => Ok(postgres_only(pg)),

@@ -494,13 +494,21 @@ async fn as_a_superuser_nothing_the_guard_lets_through_changes_data() {
     let config = write_config(dir.path(), &pg, false, "");
     let audit = dir.path().join("audit.jsonl");
     let client = connect(&config, &audit, ProtocolVersion::V_2025_06_18).await;
+    // Everything a statement could change, as the next call on the same server sees it: rows
+    // of every table, the sequence, large objects, a table SELECT INTO would create, and the
+    // session (role, timeout, search path, read-only default, the transaction).
     let snapshot = "SELECT (SELECT count(*) FROM employees)::text || ',' || \
         (SELECT sum(salary) FROM employees)::text || ',' || \
+        (SELECT count(*) FROM events)::text || ',' || \
+        (SELECT count(*) FROM departments)::text || ',' || \
         (SELECT last_value FROM events_id_seq)::text || ',' || \
         (SELECT count(*) FROM pg_largeobject_metadata)::text || ',' || \
-        (SELECT count(*) FROM pg_class WHERE relname = 'stolen')::text AS state";
+        (SELECT count(*) FROM pg_class WHERE relname = 'stolen')::text || ',' || \
+        current_user || ',' || current_setting('statement_timeout') || ',' || \
+        current_setting('search_path') || ',' || current_setting('transaction_read_only') || ',' || \
+        current_setting('default_transaction_read_only') AS state";
     let state = |result: CallToolResult| structured(&result)["rows"][0][0].clone();
-    // Files the statements try to write, as (path, modification time) before and after.
+    // Files the statements try to write, as (path, modification time).
     let files = || {
         ["/tmp/querygate-pwned", "/tmp/exfil", "/tmp/ssn.csv"]
             .map(|f| (f, std::fs::metadata(f).and_then(|m| m.modified()).ok()))
@@ -516,11 +524,17 @@ async fn as_a_superuser_nothing_the_guard_lets_through_changes_data() {
         )
         .await,
     );
+    assert_eq!(
+        before,
+        json!("250,23401664.75,2000,8,2000,0,0,postgres,30s,\"$user\", public,on,off"),
+        "the baseline"
+    );
     let corpus = crate::corpus::entries("forbidden.sql");
     let attacks = ATTACKS
         .iter()
         .map(|a| a.to_string())
         .chain(corpus.into_iter().map(|(_, sql)| sql));
+    // After every attempt: refused, and nothing changed.
     for attack in attacks {
         let result = call(
             &client,
@@ -534,39 +548,20 @@ async fn as_a_superuser_nothing_the_guard_lets_through_changes_data() {
             "`{attack}` was not refused: {:?}",
             result.structured_content
         );
+        let now = state(
+            call(
+                &client,
+                "query",
+                json!({"database": "admin", "sql": snapshot}),
+            )
+            .await,
+        );
+        assert_eq!(before, now, "`{attack}` changed something");
+        assert_eq!(files_before, files(), "`{attack}` wrote a file");
+        bystander
+            .simple_query("SELECT 1")
+            .await
+            .unwrap_or_else(|e| panic!("`{attack}` ended another backend: {e}"));
     }
-    let after = state(
-        call(
-            &client,
-            "query",
-            json!({"database": "admin", "sql": snapshot}),
-        )
-        .await,
-    );
-    assert_eq!(before, after, "data changed");
-    // The session the next call sees is the configured one.
-    let result = call(
-        &client,
-        "query",
-        json!({"database": "admin", "sql": "SHOW statement_timeout"}),
-    )
-    .await;
-    assert_eq!(structured(&result)["rows"][0][0], "30s");
-    let result = call(
-        &client,
-        "query",
-        json!({"database": "admin", "sql": "SELECT current_user, current_setting('search_path'), current_setting('transaction_read_only')"}),
-    )
-    .await;
-    assert_eq!(
-        structured(&result)["rows"][0],
-        json!(["postgres", "\"$user\", public", "on"])
-    );
-    // No file any statement names was written.
-    assert_eq!(files_before, files(), "a file was written");
-    bystander
-        .simple_query("SELECT 1")
-        .await
-        .expect("the bystander backend is still alive");
     client.cancel().await.expect("client closes");
 }

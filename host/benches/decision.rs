@@ -112,6 +112,30 @@ fn summary(s: &Setup) {
             sql::analyze(QUERY, &s.catalog, &limits).expect("query passes");
         }),
     )];
+    // What the second parser costs: PostgreSQL's grammar checking the statement, and reading
+    // sqlparser's rendering back to compare trees.
+    let pg = querygate::grammar::check(QUERY, &s.catalog).expect("PostgreSQL reads it");
+    let rendered = sql::analyze(QUERY, &s.catalog, &limits)
+        .expect("query passes")
+        .sql;
+    rows.push((
+        "  of which PostgreSQL's grammar: check".to_string(),
+        percentiles(|| {
+            querygate::grammar::check(QUERY, &s.catalog).expect("PostgreSQL reads it");
+        }),
+    ));
+    rows.push((
+        "  of which PostgreSQL's grammar: rendering reads the same".to_string(),
+        percentiles(|| {
+            assert!(querygate::grammar::reads_as(&rendered, &pg.tree));
+        }),
+    ));
+    rows.push((
+        "  of which libpg_query parse alone".to_string(),
+        percentiles(|| {
+            pg_query::parse(QUERY).expect("parses");
+        }),
+    ));
     for (name, pipeline) in &s.single {
         rows.push((
             format!("+ {name}"),

@@ -12,11 +12,82 @@
 //!   function with side effects (the guard's deny-list, in any case and schema).
 //!
 //! [`check`] returns the facts PostgreSQL's tree gives (relations, functions, column
-//! references), which is what policies see for a statement only PostgreSQL's grammar could read
-//! (see `pipeline`).
+//! references), which is what policies see for a statement only PostgreSQL's grammar could read.
+//! [`analyze`] puts both parsers together; the pipeline and the SDK's native tests call it.
 
-use crate::sql::{Catalog, ColumnRef, FunctionCall, Relation, StatementKind};
+use crate::sql::{
+    self, Analysis, Catalog, ColumnRef, FunctionCall, Relation, SqlError, SqlLimits, StatementKind,
+};
 use serde_json::Value;
+
+/// Why [`analyze`] refused a statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// `parse` (unreadable, empty, too large, several statements) or `guard` (not read-only).
+    pub class: &'static str,
+    pub message: String,
+}
+
+/// Both parsers on one text, the first step of every decision.
+///
+/// sqlparser's analysis (with the guard) when it can read the text, checked against
+/// PostgreSQL's grammar, which must agree that it is one read-only statement of the same
+/// kind; and the canonical SQL that will run must be, to PostgreSQL, the very statement that
+/// came in (same tree, literals included). When only PostgreSQL's grammar can read the text,
+/// or sqlparser's rendering would change it, PostgreSQL's tree decides with the same rules and
+/// the statement runs as written, its facts taken from PostgreSQL's tree (`ast_json` empty).
+pub fn analyze(sql: &str, catalog: &Catalog, limits: &SqlLimits) -> Result<Analysis, Refusal> {
+    let guard = |reason: String| Refusal {
+        class: "guard",
+        message: format!("refused by the read-only guard: {reason}"),
+    };
+    match sql::analyze(sql, catalog, limits) {
+        Ok(analysis) => {
+            let pg = check(sql, catalog).map_err(guard)?;
+            if pg.kind != analysis.kind {
+                return Err(guard(format!(
+                    "querygate's parser reads a {:?} statement, PostgreSQL's grammar a {:?} one; \
+                     write it more plainly",
+                    analysis.kind, pg.kind
+                )));
+            }
+            if analysis.sql == pg.text || reads_as(&analysis.sql, &pg.tree) {
+                Ok(analysis)
+            } else {
+                Ok(postgres_only(pg))
+            }
+        }
+        Err(SqlError::Parse { message }) => match check(sql, catalog) {
+            Ok(pg) => Ok(postgres_only(pg)),
+            Err(reason) if reason.starts_with("PostgreSQL's grammar cannot parse") => {
+                Err(Refusal {
+                    class: "parse",
+                    message: format!("could not parse SQL: {message}"),
+                })
+            }
+            Err(reason) => Err(guard(reason)),
+        },
+        Err(error) => Err(Refusal {
+            class: error.class(),
+            message: error.to_string(),
+        }),
+    }
+}
+
+/// The analysis of a statement as PostgreSQL's grammar read it: it runs as written, and
+/// policies get no sqlparser tree (`ast_json` empty).
+fn postgres_only(pg: PgStatement) -> Analysis {
+    Analysis {
+        limit_expr: pg.limit.map(|n| n.to_string()),
+        sql: pg.text,
+        ast_json: String::new(),
+        kind: pg.kind,
+        relations: pg.relations,
+        functions: pg.functions,
+        column_refs: pg.column_refs,
+        limit: pg.limit,
+    }
+}
 
 /// A statement PostgreSQL's grammar reads as one read-only statement, and what it contains.
 #[derive(Debug, Clone, PartialEq)]

@@ -20,7 +20,7 @@ pub mod config;
 pub mod database;
 #[cfg(feature = "runtime")]
 pub mod fuzzing;
-#[cfg(feature = "runtime")]
+#[cfg(feature = "grammar")]
 pub mod grammar;
 #[cfg(feature = "runtime")]
 pub mod localpg;

@@ -8,9 +8,9 @@
 //! policies without a sqlparser syntax tree (`ast_json` empty). The MCP tools, `querygate check` and `querygate eval` all call
 //! [`Pipeline::decide`]; nothing reaches the database by another road.
 
-use crate::grammar::{self, PgStatement};
+use crate::grammar;
 use crate::policy::{Context, Evaluation, Fault, LoadedPolicy, LogLine, Runtime, Verdict};
-use crate::sql::{self, Analysis, Catalog, SqlError, SqlLimits};
+use crate::sql::{Analysis, Catalog, SqlLimits};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -265,68 +265,16 @@ impl Pipeline {
         }
     }
 
-    /// Both parsers on one text. sqlparser's analysis (with the guard) when it can read the
-    /// text, checked against PostgreSQL's grammar, which must agree that it is one read-only
-    /// statement of the same kind; and the canonical SQL that will run must be, to PostgreSQL,
-    /// the very statement that came in (same tree, literals included). When only PostgreSQL's
-    /// grammar can read the text, or sqlparser's rendering would change it, PostgreSQL's tree
-    /// decides with the same rules and the statement runs as written.
+    /// Both parsers on one text: see [`grammar::analyze`].
     fn analyze(&self, sql: &str, catalog: &Catalog) -> Result<Analysis, (Rejector, String)> {
-        let guard = |reason: String| {
-            (
-                Rejector::Guard,
-                format!("refused by the read-only guard: {reason}"),
-            )
-        };
-        match sql::analyze(sql, catalog, &self.sql_limits) {
-            Ok(analysis) => {
-                let pg = grammar::check(sql, catalog).map_err(guard)?;
-                if pg.kind != analysis.kind {
-                    return Err(guard(format!(
-                        "querygate's parser reads a {:?} statement, PostgreSQL's grammar a {:?} \
-                         one; write it more plainly",
-                        analysis.kind, pg.kind
-                    )));
-                }
-                if analysis.sql == pg.text {
-                    return Ok(analysis);
-                }
-                if grammar::reads_as(&analysis.sql, &pg.tree) {
-                    return Ok(analysis);
-                }
-                tracing::debug!(sql, rendered = %analysis.sql, "sqlparser's rendering reads differently to PostgreSQL; using PostgreSQL's reading");
-                Ok(postgres_only(pg))
-            }
-            Err(SqlError::Parse { message }) => match grammar::check(sql, catalog) {
-                Ok(pg) => Ok(postgres_only(pg)),
-                Err(reason) if reason.starts_with("PostgreSQL's grammar cannot parse") => {
-                    Err((Rejector::Parse, format!("could not parse SQL: {message}")))
-                }
-                Err(reason) => Err(guard(reason)),
-            },
-            Err(error) => {
-                let by = match error {
-                    SqlError::Guard { .. } => Rejector::Guard,
-                    _ => Rejector::Parse,
-                };
-                Err((by, error.to_string()))
-            }
-        }
-    }
-}
-
-/// The analysis of a statement as PostgreSQL's grammar read it: it runs as written, and
-/// policies get no sqlparser tree (`ast_json` empty).
-fn postgres_only(pg: PgStatement) -> Analysis {
-    Analysis {
-        limit_expr: pg.limit.map(|n| n.to_string()),
-        sql: pg.text,
-        ast_json: String::new(),
-        kind: pg.kind,
-        relations: pg.relations,
-        functions: pg.functions,
-        column_refs: pg.column_refs,
-        limit: pg.limit,
+        grammar::analyze(sql, catalog, &self.sql_limits).map_err(|refusal| {
+            let by = if refusal.class == "guard" {
+                Rejector::Guard
+            } else {
+                Rejector::Parse
+            };
+            (by, refusal.message)
+        })
     }
 }
 

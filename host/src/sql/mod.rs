@@ -16,7 +16,7 @@ mod facts;
 mod functions;
 mod guard;
 
-#[cfg(feature = "runtime")]
+#[cfg(feature = "grammar")]
 pub(crate) use functions::side_effect;
 
 pub use catalog::{Catalog, Column};

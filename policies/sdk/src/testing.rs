@@ -1,6 +1,7 @@
 //! Native test helpers (feature `testing`, not on `wasm32`).
 //!
-//! Statements are built by querygate's own analysis (`querygate::sql::analyze`), so a unit test
+//! Statements are built by querygate's own analysis (`querygate::grammar::analyze`: sqlparser
+//! and PostgreSQL's grammar, as every decision starts), so a unit test
 //! sees exactly what the host would pass to the component: the same canonical SQL, syntax tree,
 //! relations, functions and column references. [`cases`] runs a `cases.toml` file through policies
 //! natively, the way `querygate check` runs it through the components.
@@ -62,10 +63,13 @@ impl std::fmt::Display for Refusal {
 
 /// Runs querygate's analysis on `sql` with `catalog` and the default limits.
 pub fn analyze(sql: &str, catalog: &Catalog) -> Result<Statement, Refusal> {
-    let analysis = sql::analyze(sql, catalog, &SqlLimits::default()).map_err(|error| Refusal {
-        class: error.class().to_owned(),
-        message: error.to_string(),
-    })?;
+    let analysis =
+        querygate::grammar::analyze(sql, catalog, &SqlLimits::default()).map_err(|refusal| {
+            Refusal {
+                class: refusal.class.to_owned(),
+                message: refusal.message,
+            }
+        })?;
     Ok(Statement {
         sql: analysis.sql,
         ast_json: analysis.ast_json,

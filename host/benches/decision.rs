@@ -41,6 +41,9 @@ fn setup() -> Setup {
             "--manifest-path",
         ])
         .arg(repo().join("policies/Cargo.toml"))
+        // Where the .wasm files are looked for, whatever CARGO_TARGET_DIR says.
+        .arg("--target-dir")
+        .arg(repo().join("policies/target"))
         .status()
         .expect("cargo runs");
     assert!(status.success(), "building the example policies failed");

@@ -80,6 +80,9 @@ fn example_policies() -> anyhow::Result<PathBuf> {
                 "--manifest-path",
             ])
             .arg(dir.join("Cargo.toml"))
+            // Where the .wasm files are looked for, whatever CARGO_TARGET_DIR says.
+            .arg("--target-dir")
+            .arg(dir.join("target"))
             .status()
             .context("cannot run cargo to build the example policies")?;
         anyhow::ensure!(

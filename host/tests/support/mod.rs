@@ -32,6 +32,9 @@ pub fn policies() -> &'static Path {
                 "--manifest-path",
             ])
             .arg(&manifest)
+            // Where the .wasm files are looked for, whatever CARGO_TARGET_DIR says.
+            .arg("--target-dir")
+            .arg(repo().join("policies/target"))
             .output()
             .expect("cargo runs");
         if !output.status.success() {

@@ -4,7 +4,8 @@
 //!
 //! Run with `cargo bench -p querygate --bench decision`. Besides criterion's own report, it
 //! prints a table of p50 / p99 and the ratio of each p50 to the baseline's, all measured in the
-//! same run.
+//! same run. `DECISION_SUMMARY=0` skips the table (for profiling one criterion benchmark with
+//! `--profile-time`).
 
 use criterion::{Criterion, criterion_group};
 use querygate::pipeline::Pipeline;
@@ -171,12 +172,17 @@ fn summary(s: &Setup) {
 
 fn decision(c: &mut Criterion) {
     let s = setup();
-    summary(&s);
+    if std::env::var_os("DECISION_SUMMARY").is_none_or(|v| v != "0") {
+        summary(&s);
+    }
     let ctx = context();
     let limits = SqlLimits::default();
     let mut group = c.benchmark_group("decision");
     group.bench_function("parse+guard", |b| {
         b.iter(|| sql::analyze(QUERY, &s.catalog, &limits).expect("query passes"))
+    });
+    group.bench_function("grammar-check", |b| {
+        b.iter(|| querygate::grammar::check(QUERY, &s.catalog).expect("PostgreSQL reads it"))
     });
     for (name, pipeline) in &s.single {
         group.bench_function(name.as_str(), |b| {

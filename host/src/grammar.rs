@@ -109,9 +109,14 @@ pub struct PgStatement {
 /// Parse `sql` with PostgreSQL's grammar and check it is one read-only statement.
 /// The error says what PostgreSQL's grammar sees that makes it unacceptable.
 pub fn check(sql: &str, catalog: &Catalog) -> Result<PgStatement, String> {
-    let parsed =
-        pg_query::parse(sql).map_err(|e| format!("PostgreSQL's grammar cannot parse it: {e}"))?;
-    let stmts = &parsed.protobuf.stmts;
+    let json = parse_json(sql).map_err(|e| format!("PostgreSQL's grammar cannot parse it: {e}"))?;
+    let tree: Value = serde_json::from_str(&json)
+        .map_err(|e| format!("cannot read PostgreSQL's parse tree: {e}"))?;
+    let stmts = tree
+        .get("stmts")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
     if stmts.len() != 1 {
         return Err(format!(
             "PostgreSQL's grammar reads {} statements here: send exactly one",
@@ -119,11 +124,10 @@ pub fn check(sql: &str, catalog: &Catalog) -> Result<PgStatement, String> {
         ));
     }
     let raw = &stmts[0];
-    let text = statement_text(sql, raw.stmt_location, raw.stmt_len);
-    let tree = serde_json::to_value(&parsed.protobuf)
-        .map_err(|e| format!("cannot read PostgreSQL's parse tree: {e}"))?;
-    let top = tree
-        .pointer("/stmts/0/stmt/node")
+    let position = |key: &str| raw.get(key).and_then(Value::as_i64).unwrap_or(0);
+    let text = statement_text(sql, position("stmt_location"), position("stmt_len"));
+    let top = raw
+        .get("stmt")
         .and_then(Value::as_object)
         .and_then(|o| o.iter().next())
         .ok_or("PostgreSQL's grammar produced an empty statement")?;
@@ -134,7 +138,7 @@ pub fn check(sql: &str, catalog: &Catalog) -> Result<PgStatement, String> {
             let options = top.1.get("options").and_then(Value::as_array);
             let analyze = options.into_iter().flatten().any(|option| {
                 option
-                    .pointer("/node/DefElem/defname")
+                    .pointer("/DefElem/defname")
                     .and_then(Value::as_str)
                     .is_some_and(|name| name.eq_ignore_ascii_case("analyze"))
             });
@@ -145,7 +149,7 @@ pub fn check(sql: &str, catalog: &Catalog) -> Result<PgStatement, String> {
             }
             let inner = top
                 .1
-                .pointer("/query/node")
+                .get("query")
                 .and_then(Value::as_object)
                 .and_then(|o| o.keys().next());
             if inner.map(String::as_str) != Some("SelectStmt") {
@@ -164,10 +168,10 @@ pub fn check(sql: &str, catalog: &Catalog) -> Result<PgStatement, String> {
         }
     };
     let mut walk = Walk::default();
-    walk.value(&tree, false)?;
+    walk.value(raw, false)?;
     let limit = top
         .1
-        .pointer("/limit_count/node/AConst")
+        .pointer("/limitCount/A_Const")
         .and_then(integer_constant);
     let relations = walk
         .relations
@@ -191,52 +195,58 @@ pub fn check(sql: &str, catalog: &Catalog) -> Result<PgStatement, String> {
         functions: walk.functions,
         column_refs: walk.column_refs,
         limit,
-        tree: tree_key(&raw.stmt)?,
+        tree: tree_key(&json),
     })
 }
 
-/// A statement's tree as compact JSON with every `…location` member's value taken out:
-/// source positions differ between two spellings of one statement. (Inside JSON strings a
-/// quote is escaped, so `location":` followed by digits only ever matches a member.)
-fn tree_key<T: serde::Serialize>(node: &T) -> Result<String, String> {
-    let json = serde_json::to_string(node)
-        .map_err(|e| format!("cannot read PostgreSQL's parse tree: {e}"))?;
-    const KEY_END: &str = "location\":";
+/// A parse tree's JSON with every source position taken out: the members whose key ends in
+/// `location` (`location`, `stmt_location`, `arg_location`, …) and `stmt_len`, which differ
+/// between two spellings of one statement, with one comma beside each. Inside a JSON string a
+/// quote is written `\"`, so a name in quotes followed by `:` is only ever a member's key.
+fn tree_key(json: &str) -> String {
     let mut key = String::with_capacity(json.len());
-    let mut rest = json.as_str();
-    while let Some(at) = rest.find(KEY_END) {
-        let member = rest[..at].rfind('"').unwrap_or(at);
-        let value = &rest[at + KEY_END.len()..];
-        let digits = value
-            .bytes()
-            .take_while(|b| b.is_ascii_digit() || *b == b'-')
-            .count();
-        key.push_str(&rest[..member]);
-        rest = &value[digits..];
+    let mut rest = json;
+    while let Some(at) = rest.find("\":") {
+        let name_start = rest[..at].rfind('"').map_or(at, |q| q + 1);
+        let name = &rest[name_start..at];
+        let value = &rest[at + 2..];
+        if name.ends_with("location") || name == "stmt_len" {
+            let digits = value
+                .bytes()
+                .take_while(|b| b.is_ascii_digit() || *b == b'-')
+                .count();
+            key.push_str(&rest[..name_start - 1]);
+            rest = &value[digits..];
+            // Take one comma with it, so that `{"a":1,"location":7}`, `{"location":7,"a":1}`
+            // and `{"a":1}` all read the same.
+            if let Some(after) = rest.strip_prefix(',') {
+                rest = after;
+            } else if key.ends_with(',') {
+                key.pop();
+            }
+        } else {
+            key.push_str(&rest[..at + 2]);
+            rest = value;
+        }
     }
     key.push_str(rest);
-    Ok(key)
+    key
 }
 
-/// The value of an integer constant node (`{"val": {"Ival": {"ival": 5}}}` in serde form).
+/// The value of an integer constant node (`{"ival": {"ival": 5}}`; zero is `{"ival": {}}`).
 fn integer_constant(constant: &Value) -> Option<u64> {
-    let val = constant.get("val")?.as_object()?;
-    let (kind, inner) = val.iter().next()?;
-    if !kind.eq_ignore_ascii_case("ival") {
-        return None;
+    let ival = constant.get("ival")?.as_object()?;
+    match ival.get("ival") {
+        None => Some(0),
+        Some(n) => n.as_u64(),
     }
-    inner.get("ival")?.as_u64()
 }
 
 /// Whether PostgreSQL's grammar reads `sql` as exactly the statement whose tree is `tree` (as
 /// [`check`] returned it): one statement, same tree, literals included. Enough for the
 /// rendering of a statement already checked, whose rules then hold too.
 pub fn reads_as(sql: &str, tree: &str) -> bool {
-    let Ok(parsed) = pg_query::parse(sql) else {
-        return false;
-    };
-    parsed.protobuf.stmts.len() == 1
-        && tree_key(&parsed.protobuf.stmts[0].stmt).is_ok_and(|rendered| rendered == tree)
+    parse_json(sql).is_ok_and(|json| tree_key(&json) == tree)
 }
 
 /// `SelectStmt` → `SELECT`, `DeleteStmt` → `DELETE`, `VariableSetStmt` → `SET`, …
@@ -266,7 +276,7 @@ fn statement_name(node: &str) -> String {
 }
 
 /// The text of the statement at `location` (`len` 0: to the end), trimmed.
-fn statement_text(sql: &str, location: i32, len: i32) -> String {
+fn statement_text(sql: &str, location: i64, len: i64) -> String {
     let start = usize::try_from(location).unwrap_or(0).min(sql.len());
     let end = match usize::try_from(len) {
         Ok(0) | Err(_) => sql.len(),
@@ -287,7 +297,7 @@ fn strings(list: Option<&Value>) -> Vec<String> {
     list.and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .filter_map(|n| n.pointer("/node/String/sval").and_then(Value::as_str))
+        .filter_map(|n| n.pointer("/String/sval").and_then(Value::as_str))
         .map(String::from)
         .collect()
 }
@@ -322,11 +332,11 @@ impl Walk {
                 statement_name(key)
             )),
             "SelectStmt" => {
-                if node.get("into_clause").is_some_and(|v| !v.is_null()) {
+                if node.get("intoClause").is_some_and(|v| !v.is_null()) {
                     return Err("SELECT INTO creates a table: use a plain SELECT".to_string());
                 }
                 if node
-                    .get("locking_clause")
+                    .get("lockingClause")
                     .and_then(Value::as_array)
                     .is_some_and(|l| !l.is_empty())
                 {
@@ -376,7 +386,7 @@ impl Walk {
                     .into_iter()
                     .flatten()
                     .map(|f| {
-                        f.pointer("/node/String/sval")
+                        f.pointer("/String/sval")
                             .and_then(Value::as_str)
                             .map(String::from)
                     })
@@ -390,6 +400,72 @@ impl Walk {
             }
             _ => Ok(()),
         }
+    }
+}
+
+/// libpg_query's JSON output, which the `pg_query` crate does not expose: the C library is
+/// linked in through that crate, and these are its own declarations (`pg_query.h`). The only
+/// unsafe code in querygate: two C calls, one string read (see [`parse_json`]).
+#[allow(unsafe_code)]
+mod ffi {
+    // The crate builds and links the static library these symbols live in.
+    extern crate pg_query;
+    use std::os::raw::{c_char, c_int};
+
+    #[repr(C)]
+    pub struct PgQueryError {
+        pub message: *mut c_char,
+        pub funcname: *mut c_char,
+        pub filename: *mut c_char,
+        pub lineno: c_int,
+        pub cursorpos: c_int,
+        pub context: *mut c_char,
+    }
+
+    #[repr(C)]
+    pub struct PgQueryParseResult {
+        pub parse_tree: *mut c_char,
+        pub stderr_buffer: *mut c_char,
+        pub error: *mut PgQueryError,
+    }
+
+    unsafe extern "C" {
+        pub fn pg_query_parse(input: *const c_char) -> PgQueryParseResult;
+        pub fn pg_query_free_parse_result(result: PgQueryParseResult);
+    }
+}
+
+/// PostgreSQL's parse tree of `sql` as libpg_query writes it in JSON: every node of every
+/// kind, its type as the key (`{"SelectStmt": {…}}`), fields that hold their default value
+/// left out.
+#[allow(unsafe_code)]
+pub fn parse_json(sql: &str) -> Result<String, String> {
+    use std::ffi::{CStr, CString};
+    let input = CString::new(sql)
+        .map_err(|e| format!("the text holds a NUL byte at {}", e.nul_position()))?;
+    // SAFETY: `input` is a NUL-terminated string that outlives the call; the result is read
+    // before it is handed back to libpg_query, exactly once, to be freed.
+    unsafe {
+        let result = ffi::pg_query_parse(input.as_ptr());
+        let out = if !result.error.is_null() {
+            let error = &*result.error;
+            let message = CStr::from_ptr(error.message).to_string_lossy();
+            Err(if error.cursorpos > 0 {
+                format!("{message} (at character {})", error.cursorpos)
+            } else {
+                message.into_owned()
+            })
+        } else if result.parse_tree.is_null() {
+            Err("libpg_query returned no tree".to_string())
+        } else {
+            String::from_utf8(CStr::from_ptr(result.parse_tree).to_bytes().to_vec()).map_err(|_| {
+                "a string in it holds bytes that are not UTF-8: write such bytes as a bytea \
+                 literal ('\\xff'::bytea)"
+                    .to_string()
+            })
+        };
+        ffi::pg_query_free_parse_result(result);
+        out
     }
 }
 
@@ -478,6 +554,29 @@ mod tests {
             let error = refused(sql);
             assert!(error.contains(says), "{sql}: {error}");
         }
+    }
+
+    #[test]
+    fn tree_keys_leave_out_positions_and_nothing_else() {
+        let plain = tree_key(r#"{"a":1,"b":{"c":"x"}}"#);
+        for positioned in [
+            r#"{"a":1,"location":7,"b":{"c":"x","location":-1}}"#,
+            r#"{"location":7,"a":1,"b":{"location":9,"c":"x"}}"#,
+            r#"{"a":1,"b":{"c":"x","arg_location":3},"stmt_len":12}"#,
+        ] {
+            assert_eq!(tree_key(positioned), plain, "{positioned}");
+        }
+        for other in [
+            r#"{"a":2,"b":{"c":"x"}}"#,
+            r#"{"a":1,"b":{"c":"location"}}"#,
+            r#"{"a":1,"b":{"c":"x\":5"}}"#,
+        ] {
+            assert_ne!(tree_key(other), plain, "{other}");
+        }
+        assert_eq!(ok("SELECT 1 LIMIT 0").limit, Some(0));
+        assert_eq!(ok("SELECT 1 LIMIT 7").limit, Some(7));
+        assert_eq!(ok("SELECT 1 LIMIT ALL").limit, None);
+        assert_eq!(ok("SELECT 1; ").text, "SELECT 1");
     }
 
     #[test]

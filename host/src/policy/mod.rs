@@ -198,7 +198,7 @@ impl Runtime {
             .max_tables_per_component(16)
             .max_core_instances_per_component(32)
             .max_memory_size(limits.memory_bytes.max(1 << 16))
-            .linear_memory_keep_resident(1024 * 1024)
+            .linear_memory_keep_resident(64 * 1024)
             .table_keep_resident(64 * 1024);
         let mut config = Config::new();
         config

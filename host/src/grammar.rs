@@ -408,7 +408,7 @@ impl Walk {
 
 /// libpg_query's JSON output, which the `pg_query` crate does not expose: the C library is
 /// linked in through that crate, and these are its own declarations (`pg_query.h`). The only
-/// unsafe code in querygate: two C calls, one string read (see [`parse_json`]).
+/// unsafe code here: two C calls and one read of the string they return (see [`parse_json`]).
 #[allow(unsafe_code)]
 mod ffi {
     // The crate builds and links the static library these symbols live in.

@@ -543,28 +543,6 @@ mod json {
         }
     }
 
-    /// A string that borrows from the input when it holds no escapes.
-    struct Text<'a>(Cow<'a, str>);
-
-    impl<'de> Deserialize<'de> for Text<'de> {
-        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            struct TextVisitor;
-            impl<'de> Visitor<'de> for TextVisitor {
-                type Value = Text<'de>;
-                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                    f.write_str("a string")
-                }
-                fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-                    Ok(Text(Cow::Borrowed(v)))
-                }
-                fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-                    Ok(Text(Cow::Owned(v.to_string())))
-                }
-            }
-            deserializer.deserialize_str(TextVisitor)
-        }
-    }
-
     impl<'de> Deserialize<'de> for Json<'de> {
         fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
             struct JsonVisitor;
@@ -603,7 +581,11 @@ mod json {
                 }
                 fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                     let mut members = Vec::with_capacity(map.size_hint().unwrap_or(0));
-                    while let Some((Text(key), value)) = map.next_entry::<Text, Json>()? {
+                    // serde_json reads a key as a string, borrowed when it holds no escapes.
+                    while let Some((key, value)) = map.next_entry::<Json, Json>()? {
+                        let Json::Str(key) = key else {
+                            return Err(serde::de::Error::custom("a key that is not a string"));
+                        };
                         members.push((key, value));
                     }
                     Ok(Json::Object(members))

@@ -452,7 +452,11 @@ pub fn parse_json(sql: &str) -> Result<String, String> {
         let result = ffi::pg_query_parse(input.as_ptr());
         let out = if !result.error.is_null() {
             let error = &*result.error;
-            let message = CStr::from_ptr(error.message).to_string_lossy();
+            let message = if error.message.is_null() {
+                "an error without a message".into()
+            } else {
+                CStr::from_ptr(error.message).to_string_lossy()
+            };
             Err(if error.cursorpos > 0 {
                 format!("{message} (at character {})", error.cursorpos)
             } else {
@@ -704,6 +708,9 @@ mod tests {
         assert_eq!(ok("SELECT 1 LIMIT 7").limit, Some(7));
         assert_eq!(ok("SELECT 1 LIMIT ALL").limit, None);
         assert_eq!(ok("SELECT 1; ").text, "SELECT 1");
+        // A literal whose bytes are not UTF-8 is refused by PostgreSQL's scanner itself (a
+        // tree holding such bytes would be refused too: see `parse_json`).
+        assert!(refused("SELECT E'\\xff'").contains("invalid byte sequence"));
     }
 
     #[test]

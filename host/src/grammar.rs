@@ -111,7 +111,15 @@ pub struct PgStatement {
 pub fn check(sql: &str, catalog: &Catalog) -> Result<PgStatement, String> {
     let json = parse_json(sql).map_err(|e| format!("PostgreSQL's grammar cannot parse it: {e}"))?;
     let tree: Value = serde_json::from_str(&json).map_err(|e| {
-        format!("cannot read PostgreSQL's parse tree ({e}): write the statement more simply")
+        if e.to_string().contains("recursion limit") {
+            // serde_json stops at 128 levels, which keeps the walks below on a bounded stack.
+            "PostgreSQL's parse tree of this statement is nested too deeply to check (a chain \
+             of more than about 55 operators, such as `a + b + …`, nests one level per \
+             operator): group a long chain with parentheses, `(a + b + …) + (c + d + …)`"
+                .to_string()
+        } else {
+            format!("cannot read PostgreSQL's parse tree: {e}")
+        }
     })?;
     let stmts = tree
         .get("stmts")
@@ -711,6 +719,27 @@ mod tests {
         // A literal whose bytes are not UTF-8 is refused by PostgreSQL's scanner itself (a
         // tree holding such bytes would be refused too: see `parse_json`).
         assert!(refused("SELECT E'\\xff'").contains("invalid byte sequence"));
+    }
+
+    #[test]
+    fn long_operator_chains_are_refused_with_a_way_out_and_flat_lists_are_not() {
+        let chain = |n: usize| vec!["a"; n].join(" + ");
+        ok(&format!("SELECT {}", chain(50)));
+        let error = refused(&format!("SELECT {}", chain(100)));
+        assert!(
+            error.contains("group a long chain with parentheses"),
+            "{error}"
+        );
+        let grouped = vec![format!("({})", chain(10)); 10].join(" + ");
+        ok(&format!("SELECT {grouped}"));
+        ok(&format!(
+            "SELECT 1 WHERE {}",
+            vec!["a = 1"; 1000].join(" AND ")
+        ));
+        ok(&format!(
+            "SELECT 1 WHERE a IN ({})",
+            vec!["1"; 5000].join(", ")
+        ));
     }
 
     #[test]

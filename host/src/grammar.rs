@@ -51,7 +51,7 @@ pub fn analyze(sql: &str, catalog: &Catalog, limits: &SqlLimits) -> Result<Analy
                     analysis.kind, pg.kind
                 )));
             }
-            if analysis.sql == pg.text || reads_as(&analysis.sql, &pg.tree) {
+            if analysis.sql == pg.text || reads_as(&analysis.sql, &pg.tree()) {
                 Ok(analysis)
             } else {
                 Ok(postgres_only(pg))
@@ -100,10 +100,18 @@ pub struct PgStatement {
     pub column_refs: Vec<ColumnRef>,
     /// The outermost LIMIT when it is a literal number.
     pub limit: Option<u64>,
+    /// libpg_query's JSON of the text, kept for [`PgStatement::tree`]: the key is only built
+    /// when something is compared with it.
+    json: String,
+}
+
+impl PgStatement {
     /// PostgreSQL's parse tree of the statement as compact JSON without source positions:
     /// equal for two texts exactly when PostgreSQL reads them as the same statement (same
     /// names, same literals).
-    pub tree: String,
+    pub fn tree(&self) -> String {
+        tree_key(&self.json)
+    }
 }
 
 /// Parse `sql` with PostgreSQL's grammar and check it is one read-only statement.
@@ -202,7 +210,7 @@ pub fn check(sql: &str, catalog: &Catalog) -> Result<PgStatement, String> {
         functions: walk.functions,
         column_refs: walk.column_refs,
         limit,
-        tree: tree_key(&json),
+        json,
     })
 }
 
@@ -254,7 +262,7 @@ fn integer_constant(constant: &Value) -> Option<u64> {
 }
 
 /// Whether PostgreSQL's grammar reads `sql` as exactly the statement whose tree is `tree` (as
-/// [`check`] returned it): one statement, same tree, literals included. Enough for the
+/// [`PgStatement::tree`] gives it): one statement, same tree, literals included. Enough for the
 /// rendering of a statement already checked, whose rules then hold too.
 pub fn reads_as(sql: &str, tree: &str) -> bool {
     parse_json(sql).is_ok_and(|json| tree_key(&json) == tree)
@@ -745,12 +753,12 @@ mod tests {
     #[test]
     fn two_spellings_of_one_statement_have_one_tree() {
         assert_eq!(
-            ok("SELECT a FROM t WHERE b = 1").tree,
-            ok("select  a\nfrom t /* x */ where (b = 1);").tree
+            ok("SELECT a FROM t WHERE b = 1").tree(),
+            ok("select  a\nfrom t /* x */ where (b = 1);").tree()
         );
         assert_eq!(
-            ok("SELECT x::int FROM t").tree,
-            ok("SELECT CAST(x AS INT) FROM t").tree
+            ok("SELECT x::int FROM t").tree(),
+            ok("SELECT CAST(x AS INT) FROM t").tree()
         );
         for other in [
             "SELECT a FROM t WHERE b = 2",
@@ -759,21 +767,21 @@ mod tests {
             "SELECT \"A\" FROM t WHERE b = 1",
         ] {
             assert_ne!(
-                ok("SELECT a FROM t WHERE b = 1").tree,
-                ok(other).tree,
+                ok("SELECT a FROM t WHERE b = 1").tree(),
+                ok(other).tree(),
                 "{other}"
             );
         }
-        assert_ne!(ok("SELECT E'\\n'").tree, ok("SELECT '\\n'").tree);
-        let tree = ok("SELECT a FROM t WHERE b = 1").tree;
+        assert_ne!(ok("SELECT E'\\n'").tree(), ok("SELECT '\\n'").tree());
+        let tree = ok("SELECT a FROM t WHERE b = 1").tree();
         assert!(reads_as("SELECT a FROM t WHERE (b = 1)", &tree));
         assert!(!reads_as("SELECT a FROM t WHERE b = 1; SELECT 1", &tree));
         assert!(!reads_as("SELECT a FROM t WHERE b = 1 LIMIT 2", &tree));
         assert!(!reads_as("SELECT (", &tree));
         // Positions are taken out of the tree, text that looks like them is not.
         assert_ne!(
-            ok("SELECT 'location\":5' AS location").tree,
-            ok("SELECT 'location\":6' AS location").tree
+            ok("SELECT 'location\":5' AS location").tree(),
+            ok("SELECT 'location\":6' AS location").tree()
         );
     }
 }

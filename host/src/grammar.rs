@@ -466,27 +466,28 @@ pub fn parse_json(sql: &str) -> Result<String, String> {
     // before it is handed back to libpg_query, exactly once, to be freed.
     unsafe {
         let result = ffi::pg_query_parse(input.as_ptr());
-        let out = if !result.error.is_null() {
-            let error = &*result.error;
-            let message = if error.message.is_null() {
-                "an error without a message".into()
+        let out =
+            if !result.error.is_null() {
+                let error = &*result.error;
+                let message = if error.message.is_null() {
+                    "an error without a message".into()
+                } else {
+                    CStr::from_ptr(error.message).to_string_lossy()
+                };
+                Err(if error.cursorpos > 0 {
+                    format!("{message} (at character {})", error.cursorpos)
+                } else {
+                    message.into_owned()
+                })
+            } else if result.parse_tree.is_null() {
+                Err("libpg_query returned no tree".to_string())
             } else {
-                CStr::from_ptr(error.message).to_string_lossy()
-            };
-            Err(if error.cursorpos > 0 {
-                format!("{message} (at character {})", error.cursorpos)
-            } else {
-                message.into_owned()
-            })
-        } else if result.parse_tree.is_null() {
-            Err("libpg_query returned no tree".to_string())
-        } else {
-            String::from_utf8(CStr::from_ptr(result.parse_tree).to_bytes().to_vec()).map_err(|_| {
+                CStr::from_ptr(result.parse_tree).to_str().map(str::to_owned).map_err(|_| {
                 "a string in it holds bytes that are not UTF-8: write such bytes as a bytea \
                  literal ('\\xff'::bytea)"
                     .to_string()
             })
-        };
+            };
         ffi::pg_query_free_parse_result(result);
         out
     }

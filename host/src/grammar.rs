@@ -41,9 +41,18 @@ pub fn analyze(sql: &str, catalog: &Catalog, limits: &SqlLimits) -> Result<Analy
         class: "guard",
         message: format!("refused by the read-only guard: {reason}"),
     };
-    match sql::analyze(sql, catalog, limits) {
+    // The raw-text checks are cheap and shared: an oversized text goes to neither parser.
+    sql::check_raw_text(sql, limits).map_err(|error| Refusal {
+        class: error.class(),
+        message: error.to_string(),
+    })?;
+    let (ours, pg) = side_by_side(
+        || sql::analyze(sql, catalog, limits),
+        || check(sql, catalog),
+    );
+    match ours {
         Ok(analysis) => {
-            let pg = check(sql, catalog).map_err(guard)?;
+            let pg = pg.map_err(guard)?;
             if pg.kind != analysis.kind {
                 return Err(guard(format!(
                     "querygate's parser reads a {:?} statement, PostgreSQL's grammar a {:?} one; \
@@ -57,7 +66,7 @@ pub fn analyze(sql: &str, catalog: &Catalog, limits: &SqlLimits) -> Result<Analy
                 Ok(postgres_only(pg))
             }
         }
-        Err(SqlError::Parse { message }) => match check(sql, catalog) {
+        Err(SqlError::Parse { message }) => match pg {
             Ok(pg) => Ok(postgres_only(pg)),
             Err(reason) if reason.starts_with("PostgreSQL's grammar cannot parse") => {
                 Err(Refusal {
@@ -72,6 +81,34 @@ pub fn analyze(sql: &str, catalog: &Catalog, limits: &SqlLimits) -> Result<Analy
             message: error.to_string(),
         }),
     }
+}
+
+/// Run `ours` here and `theirs` on a small pool of threads at the same time, and return both.
+/// The two parsers are independent and together most of a decision: side by side, a decision
+/// waits for the slower one instead of both. Without a pool (threads could not be started),
+/// one after the other.
+fn side_by_side<A, B: Send>(ours: impl FnOnce() -> A, theirs: impl FnOnce() -> B + Send) -> (A, B) {
+    static POOL: std::sync::OnceLock<Option<rayon_core::ThreadPool>> = std::sync::OnceLock::new();
+    let pool = POOL.get_or_init(|| {
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 8));
+        rayon_core::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("querygate-grammar-{i}"))
+            .build()
+            .ok()
+    });
+    let Some(pool) = pool else {
+        let a = ours();
+        return (a, theirs());
+    };
+    let mut b = None;
+    let a = pool.in_place_scope(|scope| {
+        scope.spawn(|_| b = Some(theirs()));
+        ours()
+    });
+    // `in_place_scope` returns only once the spawned job has run (a panic in it is raised
+    // again here), so `b` is always set.
+    (a, b.expect("the scope waits for its job"))
 }
 
 /// The analysis of a statement as PostgreSQL's grammar read it: it runs as written, and

@@ -7,16 +7,17 @@
 //! `client-name`.
 
 use crate::audit::{AuditLog, AuditRecord};
-use crate::database::Database;
+use crate::database::{Database, RowJson};
 use crate::pipeline::{Decision, Outcome, Pipeline};
 use crate::policy::Context;
 use crate::sql::Catalog;
 use crate::teleport::{Offered, TeleportSettings, TeleportUri};
+use rmcp::handler::server::tool::IntoCallToolResult;
 use rmcp::handler::server::{router::tool::ToolRouter, wrapper::Parameters};
 use rmcp::model::{
-    Implementation, ListResourcesResult, PaginatedRequestParams, ReadResourceRequestParams,
-    ReadResourceResponse, ReadResourceResult, Resource, ResourceContents, ServerCapabilities,
-    ServerConfig,
+    CallToolResponse, CallToolResult, ContentBlock, Implementation, ListResourcesResult,
+    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult,
+    Resource, ResourceContents, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, Json, Peer, RoleServer, ServerHandler, tool, tool_handler, tool_router};
@@ -149,6 +150,84 @@ pub struct ColumnOutput {
     /// PostgreSQL type name.
     #[serde(rename = "type")]
     pub type_name: String,
+}
+
+/// A `query` answer: [`QueryOutput`] as structured content and, for clients that show the
+/// model only text, as JSON text. Built without copying the rows (rmcp's `Json<T>` turns the
+/// output into a `Value` by serialising it, a deep copy) and without writing them twice: the
+/// text takes each row's JSON as the executor wrote it.
+pub struct QueryAnswer {
+    output: QueryOutput,
+    rows_json: Vec<RowJson>,
+}
+
+impl QueryAnswer {
+    /// The answer's text: `output` as compact JSON, in field order, with the rows as written.
+    fn text(&self) -> serde_json::Result<String> {
+        #[derive(Serialize)]
+        struct Text<'a> {
+            database: &'a str,
+            columns: &'a [ColumnOutput],
+            rows: Vec<&'a serde_json::value::RawValue>,
+            row_count: usize,
+            truncated: bool,
+            executed_sql: &'a str,
+            rewritten_by: &'a [String],
+            timings: &'a Timings,
+        }
+        let o = &self.output;
+        serde_json::to_string(&Text {
+            database: &o.database,
+            columns: &o.columns,
+            rows: self.rows_json.iter().map(|r| r.0.as_ref()).collect(),
+            row_count: o.row_count,
+            truncated: o.truncated,
+            executed_sql: &o.executed_sql,
+            rewritten_by: &o.rewritten_by,
+            timings: &o.timings,
+        })
+    }
+
+    /// The answer's structured content: `output` as a `Value`, its rows moved, not copied.
+    fn structured(self) -> serde_json::Result<serde_json::Value> {
+        use serde_json::Value;
+        let QueryOutput {
+            database,
+            columns,
+            rows,
+            row_count,
+            truncated,
+            executed_sql,
+            rewritten_by,
+            timings,
+        } = self.output;
+        let mut map = serde_json::Map::with_capacity(8);
+        map.insert("database".into(), Value::String(database));
+        map.insert("columns".into(), serde_json::to_value(columns)?);
+        map.insert(
+            "rows".into(),
+            Value::Array(rows.into_iter().map(Value::Array).collect()),
+        );
+        map.insert("row_count".into(), row_count.into());
+        map.insert("truncated".into(), truncated.into());
+        map.insert("executed_sql".into(), Value::String(executed_sql));
+        map.insert("rewritten_by".into(), serde_json::to_value(rewritten_by)?);
+        map.insert("timings".into(), serde_json::to_value(timings)?);
+        Ok(Value::Object(map))
+    }
+}
+
+impl IntoCallToolResult for QueryAnswer {
+    fn into_call_tool_result(self) -> Result<CallToolResponse, ErrorData> {
+        let encode = |e: serde_json::Error| {
+            ErrorData::internal_error(format!("could not write the answer as JSON: {e}"), None)
+        };
+        let text = self.text().map_err(encode)?;
+        let structured = self.structured().map_err(encode)?;
+        let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
+        result.structured_content = Some(structured);
+        Ok(result.into())
+    }
 }
 
 /// How long each part took, in milliseconds.
@@ -447,7 +526,7 @@ impl QuerygateServer {
         params: SqlParams,
         peer: &Peer<RoleServer>,
         tool: &str,
-    ) -> Result<Json<QueryOutput>, String> {
+    ) -> Result<QueryAnswer, String> {
         let mut record = AuditRecord::new(&client_name(peer), tool);
         let result = async {
             let (entry, analysis, rewritten_by, decided) =
@@ -462,26 +541,29 @@ impl QuerygateServer {
             record.outcome = "executed";
             record.row_count = Some(result.row_count);
             record.truncated = Some(result.truncated);
-            Ok(Json(QueryOutput {
-                database: entry.db.name().to_string(),
-                columns: result
-                    .columns
-                    .into_iter()
-                    .map(|c| ColumnOutput {
-                        name: c.name,
-                        type_name: c.type_name,
-                    })
-                    .collect(),
-                rows: result.rows,
-                row_count: result.row_count,
-                truncated: result.truncated,
-                executed_sql: analysis.sql,
-                rewritten_by,
-                timings: Timings {
-                    decide_ms: ms(decided),
-                    execute_ms: ms(execute),
+            Ok(QueryAnswer {
+                rows_json: result.rows_json,
+                output: QueryOutput {
+                    database: entry.db.name().to_string(),
+                    columns: result
+                        .columns
+                        .into_iter()
+                        .map(|c| ColumnOutput {
+                            name: c.name,
+                            type_name: c.type_name,
+                        })
+                        .collect(),
+                    rows: result.rows,
+                    row_count: result.row_count,
+                    truncated: result.truncated,
+                    executed_sql: analysis.sql,
+                    rewritten_by,
+                    timings: Timings {
+                        decide_ms: ms(decided),
+                        execute_ms: ms(execute),
+                    },
                 },
-            }))
+            })
         }
         .await;
         self.finish(record, result).await
@@ -552,13 +634,14 @@ impl QuerygateServer {
 
     #[tool(
         description = "Runs one read-only SQL statement on a PostgreSQL database (Teleport's name for query; served with --teleport-tools). The statement passes querygate's read-only guard and security policies, which may rewrite or reject it with a reason; results are capped.",
+        output_schema = rmcp::handler::server::tool::schema_for_output::<QueryOutput>(),
         annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn teleport_postgres_query(
         &self,
         Parameters(params): Parameters<TeleportQueryParams>,
         peer: Peer<RoleServer>,
-    ) -> Result<Json<QueryOutput>, String> {
+    ) -> Result<QueryAnswer, String> {
         let params = SqlParams {
             database: Some(params.database),
             sql: params.query,
@@ -569,13 +652,14 @@ impl QuerygateServer {
 
     #[tool(
         description = "Run one read-only SQL statement (PostgreSQL) and return its rows. The statement is checked by querygate's read-only guard and security policies, which may rewrite it (for example add a LIMIT) or reject it with a reason; results are capped in rows and bytes (`truncated` says when).",
+        output_schema = rmcp::handler::server::tool::schema_for_output::<QueryOutput>(),
         annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn query(
         &self,
         Parameters(params): Parameters<SqlParams>,
         peer: Peer<RoleServer>,
-    ) -> Result<Json<QueryOutput>, String> {
+    ) -> Result<QueryAnswer, String> {
         self.run_query(params, &peer, "query").await
     }
 
@@ -809,5 +893,58 @@ impl ServerHandler for QuerygateServer {
             Ok(result) => Ok(result.into()),
             Err(message) => Err(ErrorData::resource_not_found(message, None)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn output(rows: Vec<Vec<serde_json::Value>>) -> QueryOutput {
+        QueryOutput {
+            database: "hr".into(),
+            columns: vec![
+                ColumnOutput {
+                    name: "id".into(),
+                    type_name: "int4".into(),
+                },
+                ColumnOutput {
+                    name: "doc".into(),
+                    type_name: "jsonb".into(),
+                },
+            ],
+            row_count: rows.len(),
+            rows,
+            truncated: true,
+            executed_sql: "SELECT id, doc FROM t LIMIT 2".into(),
+            rewritten_by: vec!["row-limit".into()],
+            timings: Timings {
+                decide_ms: 0.5,
+                execute_ms: 1.25,
+            },
+        }
+    }
+
+    /// The answer's text and structured content are both exactly what serialising the output
+    /// gives (rmcp's `Json<T>` path), rows included, in field order.
+    #[test]
+    fn a_query_answer_is_the_output_as_text_and_as_structured_content() {
+        let rows = vec![
+            vec![json!(1), json!({"a": [1, "x\"y", null], "é": 1.5})],
+            vec![json!(-9007199254740993i64), json!("\u{1F600}\n")],
+        ];
+        let expected = serde_json::to_value(output(rows.clone())).expect("serialises");
+        let rows_json = rows
+            .iter()
+            .map(|r| RowJson(serde_json::value::to_raw_value(r).expect("serialises")))
+            .collect();
+        let answer = QueryAnswer {
+            output: output(rows),
+            rows_json,
+        };
+        let text = answer.text().expect("text");
+        assert_eq!(text, expected.to_string());
+        assert_eq!(answer.structured().expect("structured"), expected);
     }
 }

@@ -53,6 +53,9 @@ pub enum DbError {
     /// PostgreSQL refused or failed the statement.
     #[error("{0}")]
     Server(ServerError),
+    /// A row could not be written as JSON (not expected: every value maps to a JSON value).
+    #[error("could not write a row as JSON: {message}")]
+    Encode { message: String },
     /// The server sent one protocol message (not a row) larger than querygate will buffer.
     #[error("the server sent a {size}-byte message, more than the {limit}-byte limit")]
     Oversized { size: usize, limit: usize },

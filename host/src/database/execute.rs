@@ -6,6 +6,7 @@ use super::{Database, DbError, Done, Session};
 use futures_util::StreamExt;
 use serde::Serialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use std::future::{Future, poll_fn};
 use std::pin::pin;
 use std::task::Poll;
@@ -16,6 +17,16 @@ use std::time::Instant;
 pub struct ResultColumn {
     pub name: String,
     pub type_name: String,
+}
+
+/// One row as compact JSON text: `[value, …]`.
+#[derive(Debug, Clone)]
+pub struct RowJson(pub Box<RawValue>);
+
+impl PartialEq for RowJson {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.get() == other.0.get()
+    }
 }
 
 /// Which cap stopped a result.
@@ -33,6 +44,11 @@ pub enum Truncation {
 pub struct QueryResult {
     pub columns: Vec<ResultColumn>,
     pub rows: Vec<Vec<Value>>,
+    /// Each row of `rows` as compact JSON text, written once while streaming (its length is
+    /// what the byte cap counts), so an answer can carry the rows as text without writing
+    /// them again.
+    #[serde(skip)]
+    pub rows_json: Vec<RowJson>,
     pub row_count: usize,
     /// True when rows were left out because of `max_rows` or `max_bytes`.
     pub truncated: bool,
@@ -115,6 +131,7 @@ async fn stream(
     let mut out = QueryResult {
         columns,
         rows: Vec::new(),
+        rows_json: Vec::new(),
         row_count: 0,
         truncated: false,
         truncated_by: None,
@@ -150,13 +167,17 @@ async fn stream(
                 }),
             })
             .collect();
-        let size: usize = values.iter().map(json_len).sum();
+        let json = serde_json::value::to_raw_value(&values).map_err(|e| DbError::Encode {
+            message: e.to_string(),
+        })?;
+        let size = values_len(&json, values.len());
         if bytes + size > max_bytes {
             out.truncate(Truncation::MaxBytes);
             return Ok(Done::Dirty(out));
         }
         bytes += size;
         out.rows.push(values);
+        out.rows_json.push(RowJson(json));
         out.row_count += 1;
     }
     match rolled_back {
@@ -174,19 +195,8 @@ impl QueryResult {
     }
 }
 
-/// Bytes of a value's compact JSON.
-fn json_len(value: &Value) -> usize {
-    struct Count(usize);
-    impl std::io::Write for Count {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 += buf.len();
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut count = Count(0);
-    let _ = serde_json::to_writer(&mut count, value);
-    count.0
+/// Bytes of the values' JSON in a row's compact JSON `[v1,v2,…]` of `columns` values: the
+/// row less its brackets and commas.
+fn values_len(row: &RawValue, columns: usize) -> usize {
+    row.get().len().saturating_sub(columns.max(1) + 1)
 }

@@ -42,7 +42,7 @@ mod wire_limit;
 pub use catalog::{ColumnInfo, ForeignKey, TableDescription, TableInfo};
 pub use config::{DatabaseConfig, SslMode};
 pub use error::{DbError, ServerError};
-pub use execute::{QueryResult, ResultColumn, Truncation};
+pub use execute::{QueryResult, ResultColumn, RowJson, Truncation};
 
 use crate::teleport::{TeleportSettings, Tunnel};
 use connect::Connector;

@@ -175,6 +175,20 @@ async fn main() {
         ));
     }
     let busy_rss = rss_kib(pid);
+
+    // The floor every call stands on: a tool that neither decides nor touches the database.
+    let mut floor = Vec::new();
+    for i in 0..520 {
+        let t = Instant::now();
+        client
+            .call_tool(CallToolRequestParams::new("list_databases"))
+            .await
+            .expect("tool answers");
+        if i >= 20 {
+            floor.push(t.elapsed());
+        }
+    }
+    let (floor50, floor99) = stats(floor);
     client.cancel().await.ok();
 
     println!(
@@ -195,6 +209,10 @@ async fn main() {
             s50 - decide - execute
         );
     }
+    println!(
+        "\nan MCP call that neither decides nor touches the database (list_databases): \
+         p50 {floor50:.3} ms, p99 {floor99:.3} ms"
+    );
     let (start50, _) = stats(startups);
     println!(
         "\nstart-up to an answered initialize (cached policies): p50 {start50:.1} ms\n\

@@ -13,7 +13,9 @@
 //!
 //! [`check`] returns the facts PostgreSQL's tree gives (relations, functions, column
 //! references), which is what policies see for a statement only PostgreSQL's grammar could read.
-//! [`analyze`] puts both parsers together; the pipeline and the SDK's native tests call it.
+//! [`analyze`] puts both parsers together, running them side by side on two threads; the
+//! pipeline and the SDK's native tests call it. libpg_query runs on a stack grown to fit the
+//! text ([`pg_stack_for`]).
 
 use crate::sql::{
     self, Analysis, Catalog, ColumnRef, FunctionCall, Relation, SqlError, SqlLimits, StatementKind,

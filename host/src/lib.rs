@@ -34,10 +34,3 @@ pub mod policy;
 pub mod teleport;
 #[cfg(feature = "runtime")]
 mod watchdog;
-
-/// mimalloc for every program built with `runtime` (the binary, its tests, benches and fuzz
-/// targets, so what is measured is what ships): a decision allocates and frees thousands of
-/// small strings and tree nodes, and glibc's allocator was a fifth of its time.
-#[cfg(feature = "runtime")]
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

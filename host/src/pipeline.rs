@@ -1,7 +1,8 @@
 //! The one path every statement takes, from raw text to the SQL that may run.
 //!
-//! raw-text limits → parse → exactly one statement → built-in guard → PostgreSQL's grammar
-//! agrees ([`grammar`]) → each policy in order → PostgreSQL's grammar reads the SQL that will
+//! raw-text limits → parse → exactly one statement → built-in guard, while PostgreSQL's
+//! grammar reads the same text on another thread and must agree ([`grammar`]) → each policy
+//! in order → PostgreSQL's grammar reads the SQL that will
 //! run as the same single read-only statement. A rewrite is analysed again from scratch (both
 //! parsers, guard, facts) and is what the next policy sees; a policy fault rejects. A statement
 //! only PostgreSQL's grammar can read is checked on its tree by the same rules and goes to the

@@ -50,6 +50,9 @@ pub struct Audit {
     pub path: Option<PathBuf>,
 }
 
+/// The largest `limits.max_sql_bytes` accepted: 4 MiB.
+pub const MAX_SQL_BYTES_CEILING: usize = 4 * 1024 * 1024;
+
 /// `[limits]`: every limit has a safe default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -182,6 +185,14 @@ impl Config {
                 return Err(format!("`limits.{key}` must be greater than 0"));
             }
         }
+        if l.max_sql_bytes > MAX_SQL_BYTES_CEILING {
+            return Err(format!(
+                "`limits.max_sql_bytes` is {}, above the ceiling of {MAX_SQL_BYTES_CEILING} \
+                 (4 MiB): both parsers run on a stack sized to the text, and no statement an \
+                 assistant writes is that large",
+                l.max_sql_bytes
+            ));
+        }
         for (i, db) in self.databases.iter().enumerate() {
             if self.databases[..i].iter().any(|d| d.name == db.name) {
                 return Err(format!(
@@ -285,5 +296,14 @@ mod tests {
                 .is_err()
         );
         assert!(Config::parse("[limits]\npolicy_deadline_ms = 0\n").is_err());
+    }
+
+    #[test]
+    fn max_sql_bytes_has_a_ceiling() {
+        let at = format!("[limits]\nmax_sql_bytes = {MAX_SQL_BYTES_CEILING}\n");
+        assert!(Config::parse(&at).is_ok());
+        let over = format!("[limits]\nmax_sql_bytes = {}\n", MAX_SQL_BYTES_CEILING + 1);
+        let error = Config::parse(&over).expect_err("over the ceiling");
+        assert!(error.contains("above the ceiling of 4194304"), "{error}");
     }
 }

@@ -945,6 +945,9 @@ mod tests {
         };
         let text = answer.text().expect("text");
         assert_eq!(text, expected.to_string());
-        assert_eq!(answer.structured().expect("structured"), expected);
+        assert_eq!(
+            answer.structured().expect("structured").to_string(),
+            expected.to_string()
+        );
     }
 }

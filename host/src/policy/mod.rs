@@ -35,9 +35,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 use wasmtime::component::{Component, HasSelf, Linker};
-use wasmtime::{
-    Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap,
-};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
 
 mod bindings {
     wasmtime::component::bindgen!({
@@ -186,36 +184,17 @@ pub struct Runtime {
 /// Concurrent evaluations the instance pool holds slots for. More at once fail (and reject).
 const POOL_SLOTS: u32 = 64;
 
-/// Linear memory a pool slot keeps mapped between evaluations, reset in place. With Linux's
-/// `PAGEMAP_SCAN` (6.7 and later) only the pages an evaluation touched are reset, so the next
-/// evaluation finds them without page faults: 4 MiB then covers a Rust guest's stack (its
-/// lowest megabyte), data and heap. Without it the kept bytes are reset with `memset` whether
-/// touched or not, and 64 KiB measured best (README, performance).
-fn keep_resident() -> usize {
-    if has_pagemap_scan() {
-        4 * 1024 * 1024
-    } else {
-        64 * 1024
-    }
-}
-
-/// Whether the kernel has the `PAGEMAP_SCAN` ioctl (Linux 6.7).
-fn has_pagemap_scan() -> bool {
-    #[cfg(target_os = "linux")]
-    {
-        let uname = rustix::system::uname();
-        let release = uname.release().to_string_lossy();
-        let mut numbers = release
-            .split(|c: char| !c.is_ascii_digit())
-            .map(|n| n.parse::<u32>().unwrap_or(0));
-        let version = (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0));
-        version >= (6, 7)
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        false
-    }
-}
+/// Linear memory a pool slot keeps mapped between evaluations, reset with `memset`; the rest
+/// is given back to the kernel, so the next evaluation starts from zeroed or image pages.
+/// Measured in the decision benchmark: 0 B and 64 KiB were best (a Rust guest's stack is its
+/// lowest megabyte, so more than that costs a `memset` of bytes no evaluation touched).
+///
+/// Not used: wasmtime's `pagemap_scan`, which resets only the pages an evaluation touched and
+/// keeps more resident (measured 50–100 µs faster per policy). It resets only pages that are
+/// present in RAM, so a written page swapped out at that moment would keep one evaluation's
+/// bytes for the next (wasmtime marks the option as still being evaluated). Isolation between
+/// evaluations comes first.
+const KEEP_RESIDENT: usize = 64 * 1024;
 
 impl Runtime {
     /// Set up an engine for these limits. `cache_dir` holds compiled policies (None: no cache).
@@ -231,9 +210,8 @@ impl Runtime {
             .max_tables_per_component(16)
             .max_core_instances_per_component(32)
             .max_memory_size(limits.memory_bytes.max(1 << 16))
-            .linear_memory_keep_resident(keep_resident())
-            .table_keep_resident(64 * 1024)
-            .pagemap_scan(Enabled::Auto);
+            .linear_memory_keep_resident(KEEP_RESIDENT)
+            .table_keep_resident(64 * 1024);
         let mut config = Config::new();
         config
             .wasm_component_model(true)

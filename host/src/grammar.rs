@@ -96,6 +96,9 @@ fn side_by_side<A, B: Send>(ours: impl FnOnce() -> A, theirs: impl FnOnce() -> B
         rayon_core::ThreadPoolBuilder::new()
             .num_threads(threads)
             .thread_name(|i| format!("querygate-grammar-{i}"))
+            // As the server's blocking threads: room for `parse_json` without a new stack
+            // up to about 14 KB of text.
+            .stack_size(8 * 1024 * 1024)
             .build()
             .ok()
     });

@@ -39,6 +39,10 @@ pub struct ServeArgs {
 pub fn run(args: &ServeArgs) -> anyhow::Result<Exit> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // Decisions run on the blocking threads. Both parsers grow their stack to fit the
+        // text (an `mmap` per call) when less is left than a text of that size could need:
+        // 8 MiB, untouched until used, keeps that to statements over about 14 KB.
+        .thread_stack_size(8 * 1024 * 1024)
         .build()
         .context("cannot start the async runtime")?;
     let result = runtime.block_on(serve(args));

@@ -9,7 +9,7 @@
 
 use criterion::{Criterion, criterion_group};
 use querygate::pipeline::Pipeline;
-use querygate::policy::{Context, PolicyLimits, Runtime};
+use querygate::policy::{Context, LoadedPolicy, PolicyLimits, PolicySpec, Runtime};
 use querygate::sql::{self, Catalog, SqlLimits};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -30,6 +30,9 @@ struct Setup {
     catalog: Catalog,
     single: Vec<(String, Pipeline)>,
     chain: Pipeline,
+    runtime: Arc<Runtime>,
+    /// The test policy `fault` answering allow and nothing else: what any evaluation costs.
+    allow: LoadedPolicy,
 }
 
 fn setup() -> Setup {
@@ -58,7 +61,15 @@ fn setup() -> Setup {
         .iter()
         .map(|spec| runtime.load(spec).expect("policy loads"))
         .collect();
-    let all = Pipeline::new(runtime, loaded, SqlLimits::default());
+    let allow = runtime
+        .load(&PolicySpec {
+            name: "allow".into(),
+            path: repo().join("policies/target/wasm32-wasip2/release/fault.wasm"),
+            sha256: None,
+            config: serde_json::json!({"mode": "allow"}),
+        })
+        .expect("the fault policy loads");
+    let all = Pipeline::new(runtime.clone(), loaded, SqlLimits::default());
     let names: Vec<String> = all.policies().map(|p| p.name.clone()).collect();
     let single = names
         .iter()
@@ -76,6 +87,8 @@ fn setup() -> Setup {
         catalog: Catalog::from_schema_sql(&schema).expect("schema parses"),
         single,
         chain,
+        runtime,
+        allow,
     }
 }
 
@@ -116,6 +129,15 @@ fn summary(s: &Setup) {
             sql::analyze(QUERY, &s.catalog, &limits).expect("query passes");
         }),
     )];
+    // The floors under every row below: sqlparser's own parse of the statement, and one
+    // evaluation in a fresh instance of a policy that answers allow without looking.
+    rows.push((
+        "  of which sqlparser's parse alone".to_string(),
+        percentiles(|| {
+            sqlparser::parser::Parser::parse_sql(&sqlparser::dialect::PostgreSqlDialect {}, QUERY)
+                .expect("parses");
+        }),
+    ));
     // What the second parser costs: PostgreSQL's grammar checking the statement, and reading
     // sqlparser's rendering back to compare trees.
     let tree = querygate::grammar::check(QUERY, &s.catalog)
@@ -148,6 +170,20 @@ fn summary(s: &Setup) {
             querygate::grammar::analyze(QUERY, &s.catalog, &limits).expect("query passes");
         }),
     ));
+    let analysis = sql::analyze(QUERY, &s.catalog, &limits).expect("query passes");
+    let tiny = sql::analyze("SELECT 1", &s.catalog, &limits).expect("query passes");
+    rows.push((
+        "one evaluation, allow-all policy, this statement".to_string(),
+        percentiles(|| {
+            s.runtime.evaluate(&s.allow, &analysis, &ctx);
+        }),
+    ));
+    rows.push((
+        "one evaluation, allow-all policy, SELECT 1".to_string(),
+        percentiles(|| {
+            s.runtime.evaluate(&s.allow, &tiny, &ctx);
+        }),
+    ));
     for (name, pipeline) in &s.single {
         rows.push((
             format!("+ {name}"),
@@ -175,7 +211,19 @@ fn summary(s: &Setup) {
             p50.as_secs_f64() / base
         );
     }
-    println!();
+    // The least a chain of three with one rewrite can cost: the statement and the rewrite
+    // each parsed by sqlparser, and three fresh instances.
+    let p50 = |name: &str| {
+        rows.iter()
+            .find(|(n, _)| n == name)
+            .map_or(0.0, |(_, (p50, _))| p50.as_secs_f64() * 1e6)
+    };
+    println!(
+        "\nfloor of a chain of 3 with one rewrite (2 × sqlparser's parse + 3 × the cheapest \
+         evaluation): {:.1} µs\n",
+        2.0 * p50("  of which sqlparser's parse alone")
+            + 3.0 * p50("one evaluation, allow-all policy, SELECT 1")
+    );
 }
 
 fn decision(c: &mut Criterion) {

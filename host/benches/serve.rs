@@ -189,6 +189,41 @@ async fn main() {
         }
     }
     let (floor50, floor99) = stats(floor);
+
+    // What decoding the 1,000-row answer costs an MCP client, apart from everything else: the
+    // answer as it came over stdio (a JSON-RPC response), parsed again and again by rmcp's
+    // client types, and, as the least any JSON client pays, into a plain `serde_json::Value`.
+    let answer = client
+        .call_tool(
+            CallToolRequestParams::new("query").with_arguments(
+                json!({"database": "hr", "sql": ROWS_1000})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+            ),
+        )
+        .await
+        .expect("tool answers");
+    let wire = serde_json::to_string(&json!({"jsonrpc": "2.0", "id": 7, "result": answer}))
+        .expect("the answer encodes");
+    let time_decode = |decode: &dyn Fn(&str)| {
+        stats(
+            (0..60)
+                .map(|_| {
+                    let t = Instant::now();
+                    decode(&wire);
+                    t.elapsed()
+                })
+                .collect(),
+        )
+        .0
+    };
+    let rmcp_decode = time_decode(&|text| {
+        serde_json::from_str::<rmcp::model::ServerJsonRpcMessage>(text).expect("decodes");
+    });
+    let value_decode = time_decode(&|text| {
+        serde_json::from_str::<serde_json::Value>(text).expect("decodes");
+    });
     client.cancel().await.ok();
 
     println!(
@@ -212,6 +247,15 @@ async fn main() {
     println!(
         "\nan MCP call that neither decides nor touches the database (list_databases): \
          p50 {floor50:.3} ms, p99 {floor99:.3} ms"
+    );
+    let direct_1000 = rows[1].2.0;
+    println!(
+        "decoding the 1,000-row answer ({} bytes of JSON-RPC) in the client alone: rmcp's types \
+         {rmcp_decode:.3} ms, a plain serde_json::Value {value_decode:.3} ms; so even with \
+         nothing else, direct + decoding is {:.2}× (rmcp) or {:.2}× (Value) of direct",
+        wire.len(),
+        (direct_1000 + rmcp_decode) / direct_1000,
+        (direct_1000 + value_decode) / direct_1000,
     );
     let (start50, _) = stats(startups);
     println!(

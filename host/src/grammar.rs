@@ -49,7 +49,7 @@ pub fn analyze(sql: &str, catalog: &Catalog, limits: &SqlLimits) -> Result<Analy
         message: error.to_string(),
     })?;
     let (ours, pg) = side_by_side(
-        || sql::analyze(sql, catalog, limits),
+        || sql::analyze_checked_text(sql, catalog, limits),
         || check(sql, catalog),
     );
     match ours {

@@ -123,6 +123,15 @@ impl SqlError {
 /// Parse, check and describe one statement. See the module documentation.
 pub fn analyze(sql: &str, catalog: &Catalog, limits: &SqlLimits) -> Result<Analysis, SqlError> {
     check_raw_text(sql, limits)?;
+    analyze_checked_text(sql, catalog, limits)
+}
+
+/// [`analyze`] for a text that already passed [`check_raw_text`].
+pub(crate) fn analyze_checked_text(
+    sql: &str,
+    catalog: &Catalog,
+    limits: &SqlLimits,
+) -> Result<Analysis, SqlError> {
     let stack = stack_for(sql.len());
     stacker::maybe_grow(stack, stack, || {
         analyze_on_large_stack(sql, catalog, limits)

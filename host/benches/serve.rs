@@ -111,7 +111,8 @@ async fn main() {
 
     let client = info().serve(spawn()).await.expect("handshake");
     let pid = server_pid(&config_arg);
-    let call = |sql: &'static str| {
+    // One `query` call; a tool error stops the harness.
+    let query = |sql: &'static str| {
         let client = &client;
         async move {
             let args = json!({"database": "hr", "sql": sql});
@@ -123,6 +124,13 @@ async fn main() {
                 .await
                 .expect("tool answers");
             assert_ne!(result.is_error, Some(true), "{:?}", result.content);
+            result
+        }
+    };
+    let call = |sql: &'static str| {
+        let query = &query;
+        async move {
+            let result = query(sql).await;
             // The server's own timings: deciding, and running on the database (rows into JSON
             // included).
             let timing = |name: &str| {
@@ -193,17 +201,7 @@ async fn main() {
     // What decoding the 1,000-row answer costs an MCP client, apart from everything else: the
     // answer as it came over stdio (a JSON-RPC response), parsed again and again by rmcp's
     // client types, and, as the least any JSON client pays, into a plain `serde_json::Value`.
-    let answer = client
-        .call_tool(
-            CallToolRequestParams::new("query").with_arguments(
-                json!({"database": "hr", "sql": ROWS_1000})
-                    .as_object()
-                    .cloned()
-                    .unwrap_or_default(),
-            ),
-        )
-        .await
-        .expect("tool answers");
+    let answer = query(ROWS_1000).await;
     let wire = serde_json::to_string(&json!({"jsonrpc": "2.0", "id": 7, "result": answer}))
         .expect("the answer encodes");
     let time_decode = |decode: &dyn Fn(&str)| {

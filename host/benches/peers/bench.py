@@ -215,7 +215,7 @@ def check_answers(client: str, result: dict):
 
 def report(results: list[dict], names: list[str]) -> dict:
     summary = {"clients": {}}
-    print(f"\n{'client':<16} {'query':<10}" + "".join(f" {n + ' p50/p90 ms':>22}" for n in names)
+    print(f"\n{'client':<22} {'query':<10}" + "".join(f" {n + ' p50/p90 ms':>22}" for n in names)
           + f" {'qg / best peer':>16} {'target':>7}")
     for result in results:
         client = result["client"]
@@ -232,9 +232,9 @@ def report(results: list[dict], names: list[str]) -> dict:
                           "met": ratio <= TARGETS[label]}
             cols = "".join(
                 f" {row[n]['p50']:>9.3f} / {row[n]['p90']:>8.3f}" if n in row else f" {'-':>20}" for n in names)
-            print(f"{client:<16} {label:<10}{cols} {ratio:>6.2f}× {best:<9} ≤{TARGETS[label]:.1f} {verdict}")
+            print(f"{client:<22} {label:<10}{cols} {ratio:>6.2f}× {best:<9} ≤{TARGETS[label]:.1f} {verdict}")
     print("\nquerygate's own split (server p50s from `timings`) and the floors, p50 ms:")
-    print(f"{'client':<16} {'query':<10} {'decide':>8} {'execute':>8} {'rest':>8}   {'validate (SDK)':>14}")
+    print(f"{'client':<22} {'query':<10} {'decide':>8} {'execute':>8} {'rest':>8}   {'validate (SDK)':>14}")
     for result in results:
         client = result["client"]
         out = summary["clients"][client]
@@ -249,13 +249,13 @@ def report(results: list[dict], names: list[str]) -> dict:
                                              "rest_ms": total - decide - execute}
             out[label]["validate_ms"] = validate
             v = f"{validate['querygate']:.3f}" if "querygate" in validate else "none"
-            print(f"{client:<16} {label:<10} {decide:>8.3f} {execute:>8.3f} {total - decide - execute:>8.3f}"
+            print(f"{client:<22} {label:<10} {decide:>8.3f} {execute:>8.3f} {total - decide - execute:>8.3f}"
                   f"   {v:>14}")
         floor = {n: pct(c["ms"], 0.5) for n, c in result["phases"]["floor"].items()}
         list_db = pct(result["phases"]["list_databases"]["querygate"]["ms"], 0.5)
         out["floor"] = {"ping_p50": floor, "querygate_list_databases_p50": list_db}
         pings = ", ".join(f"{n} {v:.3f}" for n, v in floor.items())
-        print(f"{client:<16} floors: querygate list_databases {list_db:.3f}; ping {pings}")
+        print(f"{client:<22} floors: querygate list_databases {list_db:.3f}; ping {pings}")
     print("\nanswers (last call, each client alike): content items / characters of text")
     first = results[0]
     for label, _, _, _ in QUERIES:
@@ -297,6 +297,8 @@ def main():
     summary.update({
         "when": stamp, "seconds": time.monotonic() - started, "loadavg": load, "cpus": os.cpu_count(),
         "queries": {label: sql for label, sql, _, _ in QUERIES},
+        "querygate_bin": {"path": str(QUERYGATE),
+                          "built": datetime.fromtimestamp(QUERYGATE.stat().st_mtime, timezone.utc).isoformat()},
         "servers": results[0]["servers"], "raw": results,
     })
     path = OUT_DIR / f"{stamp}.json"

@@ -12,7 +12,6 @@ use querygate::pipeline::Pipeline;
 use querygate::policy::{Context, LoadedPolicy, PolicyLimits, PolicySpec, Runtime};
 use querygate::sql::{self, Catalog, SqlLimits};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -36,21 +35,8 @@ struct Setup {
 }
 
 fn setup() -> Setup {
-    let status = Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "--release",
-            "--target",
-            "wasm32-wasip2",
-            "--manifest-path",
-        ])
-        .arg(repo().join("policies/Cargo.toml"))
-        // Where the .wasm files are looked for, whatever CARGO_TARGET_DIR says.
-        .arg("--target-dir")
-        .arg(repo().join("policies/target"))
-        .status()
-        .expect("cargo runs");
-    assert!(status.success(), "building the example policies failed");
+    let built =
+        querygate::examples::build(&repo().join("policies")).unwrap_or_else(|e| panic!("{e}"));
     let config = querygate::config::Config::load(&repo().join("policies/querygate.toml"))
         .expect("policies/querygate.toml loads");
     let runtime = Arc::new(
@@ -64,7 +50,7 @@ fn setup() -> Setup {
     let allow = runtime
         .load(&PolicySpec {
             name: "allow".into(),
-            path: repo().join("policies/target/wasm32-wasip2/release/fault.wasm"),
+            path: built.join("fault.wasm"),
             sha256: None,
             config: serde_json::json!({"mode": "allow"}),
         })

@@ -19,7 +19,7 @@ pub mod config;
 #[cfg(feature = "runtime")]
 pub mod database;
 #[cfg(feature = "runtime")]
-pub mod fuzzing;
+pub mod examples;
 #[cfg(feature = "grammar")]
 pub mod grammar;
 #[cfg(feature = "runtime")]

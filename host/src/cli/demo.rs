@@ -11,7 +11,6 @@ use crate::policy::Context;
 use anyhow::Context as _;
 use clap::Args;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {}
@@ -71,24 +70,7 @@ fn example_policies() -> anyhow::Result<PathBuf> {
     .any(|stem| !built.join(format!("{stem}.wasm")).exists());
     if missing {
         eprintln!("building the example policies for wasm32-wasip2…");
-        let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-            .args([
-                "build",
-                "--release",
-                "--target",
-                "wasm32-wasip2",
-                "--manifest-path",
-            ])
-            .arg(dir.join("Cargo.toml"))
-            // Where the .wasm files are looked for, whatever CARGO_TARGET_DIR says.
-            .arg("--target-dir")
-            .arg(dir.join("target"))
-            .status()
-            .context("cannot run cargo to build the example policies")?;
-        anyhow::ensure!(
-            status.success(),
-            "building the example policies failed: run `rustup target add wasm32-wasip2` and try again"
-        );
+        crate::examples::build(&dir).map_err(anyhow::Error::msg)?;
     }
     Ok(dir)
 }

@@ -183,6 +183,12 @@ impl Connector {
                 tracing::debug!(database, "connection ended: {}", driver_message(&e));
             }
         });
+        // Belt and braces for the pipelined road ([`super::execute`]): should a `BEGIN READ
+        // ONLY` ever fail, a statement outside it is still read-only.
+        client
+            .batch_execute("SET default_transaction_read_only = on")
+            .await
+            .map_err(|e| driver_message(&e))?;
         Ok(Conn {
             client,
             trip,

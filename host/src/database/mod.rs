@@ -182,7 +182,8 @@ impl Database {
     /// `EXPLAIN (FORMAT JSON) <sql>`: the plan, never executed (the guard refuses ANALYZE).
     pub async fn explain(&self, sql: &str) -> Result<serde_json::Value, DbError> {
         let result = self
-            .execute(&format!("EXPLAIN (FORMAT JSON) {sql}"))
+            // One row: a plan.
+            .execute_bounded(&format!("EXPLAIN (FORMAT JSON) {sql}"), Some(1))
             .await?;
         if result.truncated {
             return Err(DbError::PlanTooLarge {

@@ -295,6 +295,7 @@ pub struct Offered {
     pub name: String,
     pub protocol: String,
     pub description: String,
+    #[schemars(schema_with = "crate::mcp::schema::labels")]
     pub labels: serde_json::Map<String, serde_json::Value>,
     /// The URI to configure (`dbName` / `dbUser` still to fill in).
     pub uri: String,

@@ -670,3 +670,134 @@ async fn measure_round_trips() {
         ours_us / raw_us
     );
 }
+
+/// The bounded road: a statement whose LIMIT is within `max_rows` takes two round trips
+/// instead of four. It keeps every guarantee of the other road; these tests repeat the
+/// essential ones through it.
+async fn run_bounded(db: &Database, sql: &str, bound: u64) -> QueryResult {
+    match db.execute_bounded(sql, Some(bound)).await {
+        Ok(result) => result,
+        Err(e) => panic!("`{sql}` (bounded by {bound}) failed: {e}"),
+    }
+}
+
+async fn bounded_scalar(db: &Database, sql: &str) -> Value {
+    run_bounded(db, sql, 1).await.rows.remove(0).remove(0)
+}
+
+#[tokio::test]
+async fn the_bounded_road_maps_every_type_the_same() {
+    let db = shared();
+    let table = type_table();
+    let select = table.iter().map(|(e, _)| *e).collect::<Vec<_>>().join(", ");
+    let sql = format!("SELECT {select} LIMIT 1");
+    let bounded = run_bounded(&db, &sql, 1).await;
+    let portal = run(&db, &sql).await;
+    assert_eq!(bounded.columns, portal.columns);
+    for ((expr, expected), got) in table.iter().zip(&bounded.rows[0]) {
+        assert_eq!(got, expected, "{expr}");
+    }
+}
+
+#[tokio::test]
+async fn the_bounded_road_is_read_only_rolled_back_and_reuses_its_connection() {
+    let db = database(shared_url(), |c| c.pool_size = 1);
+    let pid = bounded_scalar(&db, "SELECT pg_backend_pid() LIMIT 1").await;
+    let e = db
+        .execute_bounded(
+            "WITH w AS (INSERT INTO departments VALUES (98, 'Shadow IT', 'acme') RETURNING id) SELECT id FROM w LIMIT 1",
+            Some(1),
+        )
+        .await
+        .expect_err("read-only transaction");
+    assert_eq!(e.sqlstate(), Some("25006"), "{e}");
+    run_bounded(
+        &db,
+        "SELECT set_config('search_path', 'pg_catalog', false) LIMIT 1",
+        1,
+    )
+    .await;
+    assert_eq!(
+        bounded_scalar(&db, "SELECT current_setting('search_path') LIMIT 1").await,
+        json!("\"$user\", public"),
+        "a setting made in one call is rolled back"
+    );
+    assert_eq!(
+        bounded_scalar(
+            &db,
+            "SELECT count(*) FROM departments WHERE id = 98 LIMIT 1"
+        )
+        .await,
+        json!(0)
+    );
+    // The error discarded the first connection; clean calls since then reuse the second.
+    let now = bounded_scalar(&db, "SELECT pg_backend_pid() LIMIT 1").await;
+    assert_ne!(now, pid, "the connection that saw the error was discarded");
+    assert_eq!(
+        bounded_scalar(&db, "SELECT pg_backend_pid() LIMIT 1").await,
+        now,
+        "clean: reused"
+    );
+    assert_eq!(db.idle_connections(), 1);
+}
+
+#[tokio::test]
+async fn the_bounded_road_keeps_the_caps_when_the_bound_is_wrong() {
+    let db = database(shared_url(), |c| c.max_rows = 10);
+    // Within the bound: every row, not truncated.
+    let exact = run_bounded(&db, "SELECT g FROM generate_series(1, 10) g LIMIT 10", 10).await;
+    assert_eq!((exact.row_count, exact.truncated), (10, false));
+    assert_eq!(db.idle_connections(), 1);
+    // A bound that lies (the road is only chosen by it): still capped at max_rows, and the
+    // connection, whose rows were not all read, is discarded.
+    let over = run_bounded(&db, "SELECT g FROM generate_series(1, 100000000) g", 5).await;
+    assert_eq!((over.row_count, over.truncated), (10, true));
+    assert_eq!(over.truncated_by, Some(Truncation::MaxRows));
+    assert_eq!(db.idle_connections(), 0);
+    // A bound over max_rows takes the portal road, which caps on the server.
+    let portal = db
+        .execute_bounded("SELECT g FROM generate_series(1, 11) g LIMIT 11", Some(11))
+        .await
+        .expect("runs");
+    assert_eq!((portal.row_count, portal.truncated), (10, true));
+    assert_eq!(db.idle_connections(), 1);
+    // The byte cap, from both sides.
+    let sql = "SELECT repeat('x', 98) FROM generate_series(1, 10) LIMIT 10";
+    let fits = run_bounded(&database(shared_url(), |c| c.max_bytes = 1000), sql, 10).await;
+    assert_eq!((fits.row_count, fits.truncated), (10, false));
+    let over = run_bounded(&database(shared_url(), |c| c.max_bytes = 999), sql, 10).await;
+    assert_eq!((over.row_count, over.truncated), (9, true));
+    assert_eq!(over.truncated_by, Some(Truncation::MaxBytes));
+}
+
+#[tokio::test]
+async fn the_bounded_road_obeys_the_statement_timeout() {
+    let slow = database(shared_url(), |c| c.statement_timeout_ms = 100);
+    let e = slow
+        .execute_bounded("SELECT pg_sleep(0.2) LIMIT 1", Some(1))
+        .await
+        .expect_err("times out");
+    assert_eq!(e, DbError::Timeout { timeout_ms: 100 });
+    let patient = database(shared_url(), |c| c.statement_timeout_ms = 2000);
+    assert_eq!(
+        bounded_scalar(&patient, "SELECT pg_sleep(0.2) LIMIT 1").await,
+        json!("")
+    );
+}
+
+#[tokio::test]
+async fn the_bounded_road_replaces_a_pooled_connection_the_server_killed() {
+    let db = database(shared_url(), |c| c.pool_size = 1);
+    let pid = bounded_scalar(&db, "SELECT pg_backend_pid() LIMIT 1").await;
+    let admin = connect(shared_url()).await;
+    let pid_i32 = pid
+        .as_i64()
+        .and_then(|p| i32::try_from(p).ok())
+        .expect("pid");
+    admin
+        .execute("SELECT pg_terminate_backend($1)", &[&pid_i32])
+        .await
+        .expect("terminate");
+    let next = bounded_scalar(&db, "SELECT pg_backend_pid() LIMIT 1").await;
+    assert_ne!(next, pid);
+}

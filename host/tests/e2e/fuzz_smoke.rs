@@ -1,9 +1,10 @@
-//! The fuzz targets' properties (`querygate::fuzzing`) on stable Rust, as CI runs them: every
+//! The fuzz targets' properties (`fuzz/oracles.rs`) on stable Rust, as CI runs them: every
 //! seed (`fuzz/seeds`), every corpus entry, and a fixed number of mutations of them, from a
 //! fixed random seed so a failure reproduces. The real fuzzing, guided by coverage, is
-//! `cargo +nightly fuzz run <target>` (see the README).
+//! `fuzz/run` (see the README).
 
-use querygate::fuzzing;
+#[path = "../../../fuzz/oracles.rs"]
+mod fuzzing;
 use std::path::Path;
 
 /// Mutations per target in one run.

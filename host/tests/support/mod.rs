@@ -16,37 +16,13 @@ pub fn repo() -> &'static Path {
         .expect("host/ sits inside the repository")
 }
 
-/// Build every policy under `policies/` for wasm32-wasip2 (release) once per process, and
-/// return the directory holding the `.wasm` files. A missing target or toolchain fails loudly
-/// with the command that fixes it.
+/// Build every policy under `policies/` for wasm32-wasip2 (release) once per process, adding
+/// the target with rustup when it is missing, and return the directory holding the `.wasm`
+/// files. A build that cannot be done fails loudly with what to do.
 pub fn policies() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let manifest = repo().join("policies/Cargo.toml");
-        let output = Command::new(env!("CARGO"))
-            .args([
-                "build",
-                "--release",
-                "--target",
-                "wasm32-wasip2",
-                "--manifest-path",
-            ])
-            .arg(&manifest)
-            // Where the .wasm files are looked for, whatever CARGO_TARGET_DIR says.
-            .arg("--target-dir")
-            .arg(repo().join("policies/target"))
-            .output()
-            .expect("cargo runs");
-        if !output.status.success() {
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            let hint = if stderr.contains("wasm32-wasip2") && stderr.contains("target") {
-                "\nthe wasm target is missing: run `rustup target add wasm32-wasip2`"
-            } else {
-                ""
-            };
-            panic!("building the example policies failed:{hint}\n{stderr}");
-        }
-        repo().join("policies/target/wasm32-wasip2/release")
+        querygate::examples::build(&repo().join("policies")).unwrap_or_else(|e| panic!("{e}"))
     })
 }
 

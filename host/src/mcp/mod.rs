@@ -6,8 +6,10 @@
 //! line before it answers. The client's name from the MCP handshake is what policies see as
 //! `client-name`.
 
+pub(crate) mod schema;
+
 use crate::audit::{AuditLog, AuditRecord};
-use crate::database::{Database, RowJson};
+use crate::database::{Database, RowJson, TableDescription, TableInfo};
 use crate::pipeline::{Decision, Outcome, Pipeline};
 use crate::policy::Context;
 use crate::sql::Catalog;
@@ -243,6 +245,7 @@ pub struct QueryOutput {
     pub database: String,
     pub columns: Vec<ColumnOutput>,
     /// One array per row, values in column order.
+    #[schemars(schema_with = "schema::rows")]
     pub rows: Vec<Vec<serde_json::Value>>,
     pub row_count: usize,
     /// True when the row or byte cap cut the result short.
@@ -262,6 +265,7 @@ pub struct ExplainOutput {
     pub explained_sql: String,
     pub rewritten_by: Vec<String>,
     /// PostgreSQL's `EXPLAIN (FORMAT JSON)` output.
+    #[schemars(schema_with = "schema::plan")]
     pub plan: serde_json::Value,
 }
 
@@ -294,14 +298,14 @@ pub struct CheckOutput {
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct TablesOutput {
     pub database: String,
-    pub tables: Vec<serde_json::Value>,
+    pub tables: Vec<TableInfo>,
 }
 
 /// A table's columns, keys and comments.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct TableOutput {
     pub database: String,
-    pub table: serde_json::Value,
+    pub table: TableDescription,
 }
 
 fn client_name(peer: &Peer<RoleServer>) -> String {
@@ -534,7 +538,7 @@ impl QuerygateServer {
             let started = Instant::now();
             let result = entry
                 .db
-                .execute(&analysis.sql)
+                .execute_bounded(&analysis.sql, analysis.limit)
                 .await
                 .map_err(|e| e.to_string())?;
             let execute = started.elapsed();
@@ -779,10 +783,7 @@ impl QuerygateServer {
                 .map_err(|e| e.to_string())?;
             Ok(Json(TablesOutput {
                 database: entry.db.name().to_string(),
-                tables: tables
-                    .iter()
-                    .map(|t| serde_json::to_value(t).unwrap_or_default())
-                    .collect(),
+                tables,
             }))
         }
         .await;
@@ -809,7 +810,7 @@ impl QuerygateServer {
                 .map_err(|e| e.to_string())?;
             Ok(Json(TableOutput {
                 database: entry.db.name().to_string(),
-                table: serde_json::to_value(&table).unwrap_or_default(),
+                table,
             }))
         }
         .await;
@@ -924,6 +925,102 @@ mod tests {
                 execute_ms: 1.25,
             },
         }
+    }
+
+    /// Where in `schema` a boolean sub-schema sits (`true` / `false` in place of a schema),
+    /// as JSON pointers. Only schema positions count: `"required": [..]` or a `"default": true`
+    /// are values, not schemas.
+    fn boolean_subschemas(schema: &serde_json::Value, at: &str, found: &mut Vec<String>) {
+        use serde_json::Value;
+        match schema {
+            Value::Bool(_) => found.push(at.to_string()),
+            Value::Object(map) => {
+                for (key, value) in map {
+                    let here = format!("{at}/{key}");
+                    match key.as_str() {
+                        "properties" | "$defs" | "definitions" | "patternProperties" => {
+                            if let Value::Object(children) = value {
+                                for (name, child) in children {
+                                    boolean_subschemas(child, &format!("{here}/{name}"), found);
+                                }
+                            }
+                        }
+                        "items"
+                        | "additionalProperties"
+                        | "not"
+                        | "contains"
+                        | "propertyNames"
+                        | "if"
+                        | "then"
+                        | "else"
+                        | "unevaluatedItems"
+                        | "unevaluatedProperties"
+                        | "additionalItems" => boolean_subschemas(value, &here, found),
+                        "anyOf" | "oneOf" | "allOf" | "prefixItems" => {
+                            for (i, child) in value.as_array().into_iter().flatten().enumerate() {
+                                boolean_subschemas(child, &format!("{here}/{i}"), found);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Every tool's input and output schema is a plain object schema with no boolean
+    /// sub-schema anywhere: the official TypeScript SDK refuses the whole `tools/list`
+    /// otherwise, and its clients then show no tools at all.
+    #[test]
+    fn every_tool_schema_is_an_object_schema_without_boolean_subschemas() {
+        let tools = QuerygateServer::tool_router().list_all();
+        assert_eq!(tools.len(), 8, "six tools and Teleport's two");
+        let mut found = Vec::new();
+        for tool in &tools {
+            let schemas = std::iter::once(("input", Some(&tool.input_schema)))
+                .chain(std::iter::once(("output", tool.output_schema.as_ref())));
+            for (which, schema) in schemas {
+                let Some(schema) = schema else { continue };
+                let schema = serde_json::Value::Object((**schema).clone());
+                assert_eq!(
+                    schema["type"], "object",
+                    "{} {which} schema is not an object schema",
+                    tool.name
+                );
+                boolean_subschemas(&schema, &format!("{}/{which}", tool.name), &mut found);
+            }
+        }
+        assert!(found.is_empty(), "boolean sub-schemas at {found:?}");
+        // The check itself sees one where schemars would put it.
+        let mut seen = Vec::new();
+        boolean_subschemas(
+            &json!({"type": "object", "properties": {"v": true}}),
+            "",
+            &mut seen,
+        );
+        assert_eq!(seen, ["/properties/v"]);
+    }
+
+    /// The rows are described as an array and no deeper, so a client that validates
+    /// structured content does not descend into every row and value.
+    #[test]
+    fn query_rows_are_described_without_a_per_value_schema() {
+        let tools = QuerygateServer::tool_router().list_all();
+        let query = tools
+            .iter()
+            .find(|t| t.name == "query")
+            .expect("query tool");
+        let output = query
+            .output_schema
+            .as_ref()
+            .expect("query has an output schema");
+        let rows = &output["properties"]["rows"];
+        assert_eq!(rows["type"], "array");
+        assert!(
+            rows.get("items").is_none(),
+            "rows have an items schema: {rows}"
+        );
     }
 
     /// The answer's text and structured content are both exactly what serialising the output

@@ -1,11 +1,12 @@
-//! The properties the fuzz targets check (`fuzz/`, run with cargo-fuzz), kept here so that a
-//! stable test can check them too, over the seed corpus and mutations of it
-//! (`tests/e2e/fuzz_smoke.rs`). Each panics when its property does not hold.
+//! The properties the fuzz targets check, beside the fuzzers and outside the product: the
+//! targets (`fuzz_targets/`, run by `fuzz/run`) and the stable smoke test over the seeds, the
+//! corpus and mutations of them (`host/tests/e2e/fuzz_smoke.rs`) both include this file. Each
+//! function panics when its property does not hold.
 
-use crate::grammar;
-use crate::pipeline::{Outcome, Pipeline};
-use crate::policy::{Context, PolicyLimits, Runtime};
-use crate::sql::{self, Catalog, SqlLimits};
+use querygate::grammar;
+use querygate::pipeline::{Outcome, Pipeline};
+use querygate::policy::{Context, PolicyLimits, Runtime};
+use querygate::sql::{self, Catalog, SqlLimits};
 use std::sync::{Arc, OnceLock};
 
 /// Analysis and guard on any input: an answer, never a panic, an abort or a stack overflow

@@ -526,7 +526,8 @@ async fn as_a_superuser_nothing_the_guard_lets_through_changes_data() {
     );
     assert_eq!(
         before,
-        json!("250,23401664.75,2000,8,2000,0,0,postgres,30s,\"$user\", public,on,off"),
+        // The read-only default is on: querygate opens every connection with it.
+        json!("250,23401664.75,2000,8,2000,0,0,postgres,30s,\"$user\", public,on,on"),
         "the baseline"
     );
     let corpus = crate::corpus::entries("forbidden.sql");

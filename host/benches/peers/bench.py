@@ -11,11 +11,11 @@ an MCP call that does nothing, and what validating structured content costs each
 samples as JSON under target/bench-peers/.
 
 Driver spec (JSON, argv): {"servers": [{"name", "command", "args", "env", "stderr"}],
-  "phases": [{"label", "warmup", "iterations", "budget_s",
+  "phases": [{"label", "warmup", "iterations", "budget_s", "expect"?,
               "calls": {server name: {"tool", "arguments"} | {"method": "ping"}}}]}
 Driver output: {"client", "servers": {name: {"protocol", "serverInfo"}},
   "phases": {label: {server name: {"ms": [...], "timings": {key: [...]}, "contentItems",
-                                   "answerChars", "sample", "validateMs"?: [...]}}}}
+                                   "answerChars", "sample", "expectedFound", "validateMs"?: [...]}}}}
 """
 
 import json
@@ -43,6 +43,8 @@ POINT = "SELECT * FROM bench WHERE id = 42"
 ROWS_1000 = "SELECT * FROM bench ORDER BY id LIMIT 1000"
 # (label, SQL, warm-up rounds, iterations); each phase also stops after BUDGET_S seconds.
 QUERIES = [("point", POINT, 30, 300), ("1000 rows", ROWS_1000, 10, 100)]
+# Text every answer must contain: row 42's SKU, and the last row's.
+EXPECT = {"point": "SKU-000042", "1000 rows": "SKU-001000"}
 FLOOR = ("floor", 30, 300)
 BUDGET_S = float(os.environ.get("BUDGET_S", 60))
 # The issue's targets: querygate p50 / best peer p50.
@@ -173,7 +175,7 @@ def servers(pg: Postgres, logs: Path) -> list[dict]:
 
 def spec(found: list[dict]) -> dict:
     phases = [
-        {"label": label, "warmup": warmup, "iterations": n, "budget_s": BUDGET_S,
+        {"label": label, "warmup": warmup, "iterations": n, "budget_s": BUDGET_S, "expect": EXPECT[label],
          "calls": {s["name"]: s["query"](sql) for s in found}}
         for label, sql, warmup, n in QUERIES
     ]
@@ -204,9 +206,10 @@ def pct(samples: list[float], p: float) -> float:
 
 def check_answers(client: str, result: dict):
     """Every server must have answered with the rows asked for, not an empty or truncated text."""
-    for name, cell in result["phases"]["point"].items():
-        if "SKU-000042" not in cell["sample"]:
-            raise SystemExit(f"{client}: {name}'s point answer lacks row 42: {cell['sample'][:200]!r}")
+    for label in EXPECT:
+        for name, cell in result["phases"][label].items():
+            if not cell["expectedFound"]:
+                raise SystemExit(f"{client}: {name}'s {label} answer lacks {EXPECT[label]}: {cell['sample'][:200]!r}")
     for name, cell in result["phases"]["1000 rows"].items():
         # 1,000 rows of ten columns are well over 100,000 characters in any of the three renderings.
         if cell["answerChars"] < 100_000:

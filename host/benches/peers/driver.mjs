@@ -149,6 +149,7 @@ async function main() {
       cell.contentItems = result?.content?.length ?? 0;
       cell.answerChars = text(result).length;
       cell.sample = text(result).slice(0, 300);
+      cell.expectedFound = phase.expect === undefined || text(result).includes(phase.expect);
       const tool = sessions[name].tools.find((t) => t.name === phase.calls[name].tool);
       const compile = sessions[name].validator;
       if (compile && tool?.outputSchema && result?.structuredContent) {

@@ -88,6 +88,7 @@ async def main(spec: dict) -> dict:
                 cell["contentItems"] = len(content)
                 cell["answerChars"] = len(text(result)) if content else 0
                 cell["sample"] = text(result)[:300] if content else ""
+                cell["expectedFound"] = "expect" not in phase or (phase["expect"] in text(result) if content else False)
                 tool = tools[name].get(phase["calls"][name].get("tool"))
                 structured = getattr(result, "structured_content", None)
                 if tool is not None and tool.output_schema and structured is not None:

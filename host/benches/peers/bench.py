@@ -219,7 +219,7 @@ def check_answers(client: str, result: dict):
 def report(results: list[dict], names: list[str]) -> dict:
     summary = {"clients": {}}
     print(f"\n{'client':<22} {'query':<10}" + "".join(f" {n + ' p50/p90 ms':>22}" for n in names)
-          + f" {'qg / best peer':>16} {'target':>7}")
+          + f" {'qg / best peer':<17} target")
     for result in results:
         client = result["client"]
         out = summary["clients"][client] = {}

@@ -837,6 +837,30 @@ impl ServerHandler for QuerygateServer {
         )
     }
 
+    /// Every call goes through the router, after one check of its own: an argument of the
+    /// wrong type is a tool error that names the argument ([`schema::argument_error`]).
+    async fn call_tool(
+        &self,
+        request: rmcp::model::CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        if let (Some(tool), Some(arguments)) =
+            (self.tool_router.get(&request.name), &request.arguments)
+            && let Some(message) = schema::argument_error(&tool.input_schema, arguments)
+        {
+            // Audited like any other call that failed.
+            let record = AuditRecord::new(&client_name(&context.peer), &request.name);
+            // `finish` hands the error back, or the audit log's own failure.
+            let message = match self.finish::<()>(record, Err(message.clone())).await {
+                Err(error) => error,
+                Ok(()) => message,
+            };
+            return Ok(CallToolResult::error(vec![ContentBlock::text(message)]).into());
+        }
+        let call = rmcp::handler::server::tool::ToolCallContext::new(self, request, context);
+        self.tool_router.call(call).await
+    }
+
     async fn list_resources(
         &self,
         _request: Option<PaginatedRequestParams>,

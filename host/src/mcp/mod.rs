@@ -22,7 +22,7 @@ use rmcp::model::{
     Resource, ResourceContents, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::RequestContext;
-use rmcp::{ErrorData, Json, Peer, RoleServer, ServerHandler, tool, tool_handler, tool_router};
+use rmcp::{ErrorData, Json, RoleServer, ServerHandler, tool, tool_handler, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -308,9 +308,12 @@ pub struct TableOutput {
     pub table: TableDescription,
 }
 
-fn client_name(peer: &Peer<RoleServer>) -> String {
-    peer.peer_info()
-        .map(|info| info.client_info.name.clone())
+/// The client's name: from the handshake, or, for a client in 2026-07-28's discovery mode (no
+/// `initialize`), from the request's own metadata.
+fn client_name(request: &RequestContext<RoleServer>) -> String {
+    request
+        .client_info()
+        .map(|info| info.name)
         .filter(|name| !name.is_empty())
         .unwrap_or_else(|| "unknown".to_string())
 }
@@ -469,12 +472,17 @@ impl QuerygateServer {
         }
     }
 
-    fn context(&self, entry: &DatabaseEntry, peer: &Peer<RoleServer>, tool: &str) -> Context {
+    fn context(
+        &self,
+        entry: &DatabaseEntry,
+        request: &RequestContext<RoleServer>,
+        tool: &str,
+    ) -> Context {
         Context {
             database: entry.db.name().to_string(),
             database_user: entry.db.user().to_string(),
             database_name: entry.db.dbname().to_string(),
-            client_name: client_name(peer),
+            client_name: client_name(request),
             tool: tool.to_string(),
         }
     }
@@ -483,7 +491,7 @@ impl QuerygateServer {
     async fn decided_sql(
         &self,
         params: &SqlParams,
-        peer: &Peer<RoleServer>,
+        request: &RequestContext<RoleServer>,
         tool: &str,
         record: &mut AuditRecord,
     ) -> Result<(&DatabaseEntry, Decision), String> {
@@ -491,7 +499,7 @@ impl QuerygateServer {
         record.database = Some(entry.db.name().to_string());
         record.database_user = Some(entry.db.user().to_string());
         let decision = self
-            .decide(entry, &params.sql, self.context(entry, peer, tool))
+            .decide(entry, &params.sql, self.context(entry, request, tool))
             .await?;
         record.decision(&decision);
         Ok((entry, decision))
@@ -502,7 +510,7 @@ impl QuerygateServer {
     async fn allowed_sql(
         &self,
         params: &SqlParams,
-        peer: &Peer<RoleServer>,
+        request: &RequestContext<RoleServer>,
         tool: &str,
         record: &mut AuditRecord,
     ) -> Result<
@@ -514,7 +522,7 @@ impl QuerygateServer {
         ),
         String,
     > {
-        let (entry, decision) = self.decided_sql(params, peer, tool, record).await?;
+        let (entry, decision) = self.decided_sql(params, request, tool, record).await?;
         match decision.outcome {
             Outcome::Allowed {
                 analysis,
@@ -528,13 +536,14 @@ impl QuerygateServer {
     async fn run_query(
         &self,
         params: SqlParams,
-        peer: &Peer<RoleServer>,
+        request: &RequestContext<RoleServer>,
         tool: &str,
     ) -> Result<QueryAnswer, String> {
-        let mut record = AuditRecord::new(&client_name(peer), tool);
+        let mut record = AuditRecord::new(&client_name(request), tool);
         let result = async {
-            let (entry, analysis, rewritten_by, decided) =
-                self.allowed_sql(&params, peer, tool, &mut record).await?;
+            let (entry, analysis, rewritten_by, decided) = self
+                .allowed_sql(&params, request, tool, &mut record)
+                .await?;
             let started = Instant::now();
             let result = entry
                 .db
@@ -600,9 +609,9 @@ impl QuerygateServer {
     async fn list_databases(
         &self,
         Parameters(params): Parameters<ListDatabasesParams>,
-        peer: Peer<RoleServer>,
+        request: RequestContext<RoleServer>,
     ) -> Result<Json<DatabasesOutput>, String> {
-        let record = AuditRecord::new(&client_name(&peer), "list_databases");
+        let record = AuditRecord::new(&client_name(&request), "list_databases");
         let (teleport_offered, teleport_offered_error) = if params.teleport_offered {
             match self.teleport_offered().await {
                 Ok(offered) => (Some(offered), None),
@@ -625,9 +634,9 @@ impl QuerygateServer {
     )]
     async fn teleport_list_databases(
         &self,
-        peer: Peer<RoleServer>,
+        request: RequestContext<RoleServer>,
     ) -> Result<Json<DatabasesOutput>, String> {
-        let record = AuditRecord::new(&client_name(&peer), "teleport_list_databases");
+        let record = AuditRecord::new(&client_name(&request), "teleport_list_databases");
         let output = DatabasesOutput {
             databases: self.database_infos(),
             teleport_offered: None,
@@ -644,13 +653,13 @@ impl QuerygateServer {
     async fn teleport_postgres_query(
         &self,
         Parameters(params): Parameters<TeleportQueryParams>,
-        peer: Peer<RoleServer>,
+        request: RequestContext<RoleServer>,
     ) -> Result<QueryAnswer, String> {
         let params = SqlParams {
             database: Some(params.database),
             sql: params.query,
         };
-        self.run_query(params, &peer, "teleport_postgres_query")
+        self.run_query(params, &request, "teleport_postgres_query")
             .await
     }
 
@@ -662,9 +671,9 @@ impl QuerygateServer {
     async fn query(
         &self,
         Parameters(params): Parameters<SqlParams>,
-        peer: Peer<RoleServer>,
+        request: RequestContext<RoleServer>,
     ) -> Result<QueryAnswer, String> {
-        self.run_query(params, &peer, "query").await
+        self.run_query(params, &request, "query").await
     }
 
     #[tool(
@@ -674,12 +683,12 @@ impl QuerygateServer {
     async fn explain(
         &self,
         Parameters(params): Parameters<SqlParams>,
-        peer: Peer<RoleServer>,
+        request: RequestContext<RoleServer>,
     ) -> Result<Json<ExplainOutput>, String> {
-        let mut record = AuditRecord::new(&client_name(&peer), "explain");
+        let mut record = AuditRecord::new(&client_name(&request), "explain");
         let result = async {
             let (entry, analysis, rewritten_by, _) = self
-                .allowed_sql(&params, &peer, "explain", &mut record)
+                .allowed_sql(&params, &request, "explain", &mut record)
                 .await?;
             if analysis.kind != crate::sql::StatementKind::Query {
                 return Err(
@@ -711,12 +720,12 @@ impl QuerygateServer {
     async fn check_query(
         &self,
         Parameters(params): Parameters<SqlParams>,
-        peer: Peer<RoleServer>,
+        request: RequestContext<RoleServer>,
     ) -> Result<Json<CheckOutput>, String> {
-        let mut record = AuditRecord::new(&client_name(&peer), "check_query");
+        let mut record = AuditRecord::new(&client_name(&request), "check_query");
         let result = async {
             let (entry, decision) = self
-                .decided_sql(&params, &peer, "check_query", &mut record)
+                .decided_sql(&params, &request, "check_query", &mut record)
                 .await?;
             let policies = record
                 .policies
@@ -770,9 +779,9 @@ impl QuerygateServer {
     async fn list_tables(
         &self,
         Parameters(params): Parameters<ListTablesParams>,
-        peer: Peer<RoleServer>,
+        request: RequestContext<RoleServer>,
     ) -> Result<Json<TablesOutput>, String> {
-        let mut record = AuditRecord::new(&client_name(&peer), "list_tables");
+        let mut record = AuditRecord::new(&client_name(&request), "list_tables");
         let result = async {
             let entry = self.entry(params.database.as_deref())?;
             record.database = Some(entry.db.name().to_string());
@@ -797,9 +806,9 @@ impl QuerygateServer {
     async fn describe_table(
         &self,
         Parameters(params): Parameters<DescribeTableParams>,
-        peer: Peer<RoleServer>,
+        request: RequestContext<RoleServer>,
     ) -> Result<Json<TableOutput>, String> {
-        let mut record = AuditRecord::new(&client_name(&peer), "describe_table");
+        let mut record = AuditRecord::new(&client_name(&request), "describe_table");
         let result = async {
             let entry = self.entry(params.database.as_deref())?;
             record.database = Some(entry.db.name().to_string());
@@ -849,7 +858,7 @@ impl ServerHandler for QuerygateServer {
             && let Some(message) = schema::argument_error(&tool.input_schema, arguments)
         {
             // Audited like any other call that failed.
-            let record = AuditRecord::new(&client_name(&context.peer), &request.name);
+            let record = AuditRecord::new(&client_name(&context), &request.name);
             // `finish` hands the error back, or the audit log's own failure.
             let message = match self.finish::<()>(record, Err(message.clone())).await {
                 Err(error) => error,
@@ -892,7 +901,7 @@ impl ServerHandler for QuerygateServer {
         request: ReadResourceRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
-        let record = AuditRecord::new(&client_name(&context.peer), "read_resource");
+        let record = AuditRecord::new(&client_name(&context), "read_resource");
         let result = async {
             let entry = self
                 .by_uri(&request.uri)

@@ -19,8 +19,10 @@ use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The current revision of the MCP specification and the one before it.
-const VERSIONS: [&str; 2] = ["2025-11-25", "2025-06-18"];
+/// The current revision of the MCP specification (2026-07-28, which has no handshake: only the
+/// Python SDK speaks it yet) and the two before it.
+const MODERN: &str = "2026-07-28";
+const HANDSHAKES: [&str; 2] = ["2025-11-25", "2025-06-18"];
 
 const TOOLS: [&str; 6] = [
     "list_databases",
@@ -174,14 +176,14 @@ fn calls() -> Vec<(&'static str, Value, Expect)> {
 }
 
 /// The scenario a driver runs: how to start the server, the revision to request, the calls.
-fn scenario(config: &Path, version: &str) -> Value {
+fn scenario(config: &Path, version: &str, audit: &Path) -> Value {
     let calls: Vec<Value> = calls()
         .into_iter()
         .map(|(name, arguments, _)| json!({"name": name, "arguments": arguments}))
         .collect();
     json!({
         "command": querygate_bin(),
-        "args": ["serve", "--config", config, "--audit-log", config.with_file_name("audit.jsonl")],
+        "args": ["serve", "--config", config, "--audit-log", audit],
         "env": {"XDG_CACHE_HOME": repo().join("target/querygate-test-xdg")},
         "protocolVersion": version,
         "calls": calls,
@@ -200,6 +202,24 @@ fn interop_dir() -> PathBuf {
 }
 
 impl Driver {
+    /// The revisions each client is driven at: the newest it speaks and the ones before it.
+    fn versions(self) -> Vec<&'static str> {
+        match self {
+            Driver::Python => [MODERN].into_iter().chain(HANDSHAKES).collect(),
+            Driver::Rmcp | Driver::TypeScript => HANDSHAKES.to_vec(),
+        }
+    }
+
+    /// The name each driver gives as its client, which the audit log must record (and
+    /// policies see as `client-name`), with or without a handshake.
+    fn client_name(self) -> &'static str {
+        match self {
+            Driver::Rmcp => "interop-rmcp",
+            Driver::TypeScript => "interop-typescript",
+            Driver::Python => "interop-python",
+        }
+    }
+
     /// The program and script of an SDK driver (none for rmcp, which runs in this process). A
     /// missing install fails with the exact command that fixes it.
     fn program(self) -> Option<(PathBuf, &'static str)> {
@@ -506,16 +526,45 @@ async fn rmcp_and_the_official_sdks_see_the_same_server() {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = write_config(dir.path(), &pg, false, "");
     let mut failures = Vec::new();
-    for version in VERSIONS {
-        let scenario = scenario(&config, version);
-        let path = dir.path().join(format!("scenario-{version}.json"));
-        std::fs::write(&path, scenario.to_string()).expect("write the scenario");
-        for driver in drivers {
+    for driver in drivers {
+        for version in driver.versions() {
+            let audit = dir.path().join(format!("audit-{driver:?}-{version}.jsonl"));
+            let scenario = scenario(&config, version, &audit);
+            let path = dir
+                .path()
+                .join(format!("scenario-{driver:?}-{version}.json"));
+            std::fs::write(&path, scenario.to_string()).expect("write the scenario");
             let transcript = driver.transcript(&scenario, &path).await;
-            for problem in problems(&transcript, version) {
+            let mut found = problems(&transcript, version);
+            found.extend(audit_problems(&audit, driver.client_name()));
+            for problem in found {
                 failures.push(format!("{driver:?} at {version}: {problem}"));
             }
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Every call of a run is in its audit log, under the client's own name.
+fn audit_problems(audit: &Path, client: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(audit).unwrap_or_default();
+    let records: Vec<Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or(Value::Null))
+        .collect();
+    let mut found = Vec::new();
+    // Each tool's good and bad calls, and the resource reads.
+    if records.len() < calls().len() {
+        found.push(format!(
+            "the audit log holds {} records for {} calls",
+            records.len(),
+            calls().len()
+        ));
+    }
+    for record in &records {
+        if record["client"] != client {
+            found.push(format!("audit record not under `{client}`: {record}"));
+        }
+    }
+    found
 }

@@ -46,16 +46,23 @@ async def read(session, uri):
 
 
 async def run(scenario, transcript):
-    if scenario.get("protocolVersion"):
-        # The session offers its newest handshake revision; an older client offers an older one.
-        mcp.client.session.LATEST_HANDSHAKE_VERSION = scenario["protocolVersion"]
+    version = scenario.get("protocolVersion")
+    # 2026-07-28 has no handshake: the client asks `server/discover` and sends its name and
+    # version with every request. Before it, the session offers its newest handshake revision,
+    # and an older client offers an older one.
+    modern = version == "2026-07-28"
+    if version and not modern:
+        mcp.client.session.LATEST_HANDSHAKE_VERSION = version
     server = StdioServerParameters(
         command=scenario["command"], args=scenario["args"], env={**os.environ, **scenario["env"]}
     )
     async with stdio_client(server) as (read_stream, write_stream):
         client_info = Implementation(name="interop-python", version="1.0.0")
         async with ClientSession(read_stream, write_stream, client_info=client_info) as session:
-            await session.initialize()
+            if modern:
+                await session.discover()
+            else:
+                await session.initialize()
             transcript["protocolVersion"] = session.protocol_version
             transcript["serverInfo"] = dump(session.server_info)
             transcript["tools"] = await attempt(lambda: listed(session.list_tools(), "tools"))

@@ -31,6 +31,7 @@ use tokio::sync::RwLock;
 pub struct DatabaseEntry {
     pub db: Database,
     catalog: RwLock<Option<(Arc<Catalog>, Instant)>>,
+    guard: crate::sql::GuardSettings,
 }
 
 impl DatabaseEntry {
@@ -38,7 +39,19 @@ impl DatabaseEntry {
         DatabaseEntry {
             db,
             catalog: RwLock::new(None),
+            guard: crate::sql::GuardSettings::default(),
         }
+    }
+
+    /// Trust what `[guard]` allows when deciding on this database's statements.
+    pub fn with_guard(mut self, guard: crate::sql::GuardSettings) -> Self {
+        self.guard = guard;
+        self
+    }
+
+    /// Forget the catalog: the database says it changed.
+    async fn forget_catalog(&self) {
+        *self.catalog.write().await = None;
     }
 
     /// The catalog, loaded on first use; reloaded when `stale` and older than a second.
@@ -48,7 +61,9 @@ impl DatabaseEntry {
         {
             return Ok(catalog.clone());
         }
-        let catalog = Arc::new(self.db.load_catalog().await.map_err(|e| e.to_string())?);
+        let mut catalog = self.db.load_catalog().await.map_err(|e| e.to_string())?;
+        catalog.set_guard(self.guard.clone());
+        let catalog = Arc::new(catalog);
         *self.catalog.write().await = Some((catalog.clone(), Instant::now()));
         Ok(catalog)
     }
@@ -507,6 +522,7 @@ impl QuerygateServer {
             Box<crate::sql::Analysis>,
             Vec<String>,
             Duration,
+            String,
         ),
         String,
     > {
@@ -515,7 +531,13 @@ impl QuerygateServer {
             Outcome::Allowed {
                 analysis,
                 rewritten_by,
-            } => Ok((entry, analysis, rewritten_by, decision.elapsed)),
+            } => Ok((
+                entry,
+                analysis,
+                rewritten_by,
+                decision.elapsed,
+                decision.catalog_freshness,
+            )),
             Outcome::Rejected { .. } => Err(decision.rejection().unwrap_or_default()),
         }
     }
@@ -529,15 +551,31 @@ impl QuerygateServer {
     ) -> Result<QueryAnswer, String> {
         let mut record = AuditRecord::new(&client_name(peer), tool);
         let result = async {
-            let (entry, analysis, rewritten_by, decided) =
-                self.allowed_sql(&params, peer, tool, &mut record).await?;
-            let started = Instant::now();
-            let result = entry
-                .db
-                .execute(&analysis.sql)
-                .await
-                .map_err(|e| e.to_string())?;
-            let execute = started.elapsed();
+            let mut retried = false;
+            let (entry, analysis, rewritten_by, decided, result, execute) = loop {
+                let (entry, analysis, rewritten_by, decided, freshness) =
+                    self.allowed_sql(&params, peer, tool, &mut record).await?;
+                let started = Instant::now();
+                match entry.db.execute_fresh(&analysis.sql, &freshness).await {
+                    // The catalog changed since it was loaded: nothing ran; decide again on
+                    // the catalog as it is now.
+                    Err(e) if e.is_stale_catalog() && !retried => {
+                        retried = true;
+                        entry.forget_catalog().await;
+                    }
+                    Err(e) => return Err(e.to_string()),
+                    Ok(result) => {
+                        break (
+                            entry,
+                            analysis,
+                            rewritten_by,
+                            decided,
+                            result,
+                            started.elapsed(),
+                        );
+                    }
+                }
+            };
             record.outcome = "executed";
             record.row_count = Some(result.row_count);
             record.truncated = Some(result.truncated);
@@ -674,7 +712,7 @@ impl QuerygateServer {
     ) -> Result<Json<ExplainOutput>, String> {
         let mut record = AuditRecord::new(&client_name(&peer), "explain");
         let result = async {
-            let (entry, analysis, rewritten_by, _) = self
+            let (entry, analysis, rewritten_by, _, _) = self
                 .allowed_sql(&params, &peer, "explain", &mut record)
                 .await?;
             if analysis.kind != crate::sql::StatementKind::Query {

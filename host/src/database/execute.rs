@@ -68,6 +68,25 @@ impl Database {
         result.elapsed_ms = (started.elapsed().as_secs_f64() * 1e6).round() / 1e3;
         Ok(result)
     }
+
+    /// As [`Database::execute`], only if the catalog is still the one `freshness` (the stamp
+    /// of the catalog the statement was decided on) describes; otherwise nothing runs and the
+    /// error says the catalog changed ([`DbError::is_stale_catalog`]). No extra round trip:
+    /// the check goes with the session limits.
+    pub async fn execute_fresh(&self, sql: &str, freshness: &str) -> Result<QueryResult, DbError> {
+        let Some(check) = super::catalog::freshness_check(freshness) else {
+            return self.execute(sql).await;
+        };
+        let started = Instant::now();
+        let (max_rows, max_bytes) = (self.max_rows, self.max_bytes);
+        let mut result = self
+            .run_checked(Some(&check), async move |session: Session<'_>| {
+                stream(session, sql, max_rows, max_bytes).await
+            })
+            .await?;
+        result.elapsed_ms = (started.elapsed().as_secs_f64() * 1e6).round() / 1e3;
+        Ok(result)
+    }
 }
 
 async fn stream(

@@ -34,6 +34,7 @@ mod connect;
 mod conninfo;
 mod error;
 mod execute;
+mod hygiene;
 mod pool;
 mod tls;
 mod value;
@@ -64,6 +65,8 @@ pub struct Database {
     max_rows: usize,
     max_bytes: usize,
     pool: Pool,
+    /// What is sent after every call on a connection before it is reused: see [`hygiene`].
+    reset: std::sync::RwLock<hygiene::Reset>,
 }
 
 impl fmt::Debug for Database {
@@ -113,6 +116,7 @@ impl Database {
             max_rows: config.max_rows,
             max_bytes: config.max_bytes,
             pool: Pool::new(connector, config.pool_size),
+            reset: std::sync::RwLock::new(hygiene::Reset::default()),
         })
     }
 
@@ -202,6 +206,17 @@ impl Database {
         &self,
         work: impl AsyncFnOnce(Session<'_>) -> Result<Done<T>, DbError>,
     ) -> Result<T, DbError> {
+        self.run_checked(None, work).await
+    }
+
+    /// As [`Database::run`], with `precondition`, a statement of querygate's own, sent with
+    /// the session limits (in the same round trip as the first statement): when it fails, the
+    /// transaction is aborted and nothing of `work` runs.
+    async fn run_checked<T>(
+        &self,
+        precondition: Option<&str>,
+        work: impl AsyncFnOnce(Session<'_>) -> Result<Done<T>, DbError>,
+    ) -> Result<T, DbError> {
         let wait = self.statement_timeout();
         let mut work = Some(work);
         let mut fresh = false;
@@ -240,6 +255,7 @@ impl Database {
                 checks_client,
                 timeout_sent: AtomicBool::new(false),
                 trip,
+                precondition,
             };
             let outcome = match tokio::time::timeout(deadline, work(session)).await {
                 Ok(outcome) => outcome,
@@ -249,6 +265,10 @@ impl Database {
             };
             return match outcome {
                 Ok(Done::Clean(value)) => {
+                    if let Some(conn) = lease.conn() {
+                        let reset = self.reset.read().unwrap_or_else(|e| e.into_inner()).clone();
+                        hygiene::send_reset(&conn.client, &reset);
+                    }
                     lease.release();
                     Ok(value)
                 }
@@ -292,6 +312,7 @@ struct Session<'a> {
     checks_client: bool,
     timeout_sent: AtomicBool,
     trip: Arc<Trip>,
+    precondition: Option<&'a str>,
 }
 
 impl Session<'_> {
@@ -300,6 +321,10 @@ impl Session<'_> {
         let mut sql = format!("SET LOCAL statement_timeout = {}", self.timeout_ms);
         if self.checks_client {
             sql.push_str("; SET LOCAL client_connection_check_interval = 1000");
+        }
+        if let Some(precondition) = self.precondition {
+            sql.push_str("; ");
+            sql.push_str(precondition);
         }
         sql
     }

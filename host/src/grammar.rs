@@ -1031,6 +1031,132 @@ mod tests {
         }
     }
 
+    /// A schema dump as `pg_dump --schema-only` writes it (search_path empty, names
+    /// qualified), with a user function, views over it, an operator, a policy and an
+    /// extension.
+    const DUMP: &str = r#"
+SET search_path = '';
+CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public;
+CREATE TABLE public.employees (id integer, name text);
+CREATE TABLE public.departments (id integer, name text);
+CREATE FUNCTION public.audit_touch() RETURNS integer
+    LANGUAGE plpgsql
+    AS $$ BEGIN PERFORM public.dblink_exec('x', 'DELETE FROM t'); RETURN 1; END $$;
+CREATE FUNCTION public.full_name(first text) RETURNS text LANGUAGE sql AS $$ SELECT upper(first) $$;
+CREATE FUNCTION public.op_touch(integer, integer) RETURNS boolean LANGUAGE sql AS $$ SELECT true $$;
+CREATE OPERATOR public.=== (
+    FUNCTION = public.op_touch,
+    LEFTARG = integer,
+    RIGHTARG = integer
+);
+CREATE VIEW public.v_touch AS
+ SELECT public.audit_touch() AS t;
+CREATE VIEW public.v_over AS
+ SELECT v_touch.t FROM public.v_touch;
+CREATE VIEW public.v_plain AS
+ SELECT departments.name FROM public.departments WHERE (departments.id OPERATOR(pg_catalog.>) 1);
+CREATE VIEW public.v_op AS
+ SELECT (1 OPERATOR(public.===) 1) AS b;
+CREATE POLICY p ON public.employees USING ((public.audit_touch() = 1));
+"#;
+
+    fn dump_catalog(allow: &[&str], extensions: &[&str]) -> Catalog {
+        let mut catalog = Catalog::from_schema_sql(DUMP).expect("dump reads");
+        catalog.set_guard(sql::GuardSettings {
+            allow_functions: allow.iter().map(|s| s.to_string()).collect(),
+            allow_extensions: extensions.iter().map(|s| s.to_string()).collect(),
+        });
+        catalog
+    }
+
+    #[test]
+    fn what_a_statement_reaches_is_resolved_through_the_catalog() {
+        let catalog = dump_catalog(&["public.full_name"], &["pg_trgm"]);
+        let decide = |sql: &str| check(sql, &catalog).map(|_| ());
+        for (sql, says) in [
+            (
+                "SELECT audit_touch()",
+                "function `public.audit_touch` is not known to be free of side effects: allow it with `[guard] allow_functions = [\"public.audit_touch\"]` if it is",
+            ),
+            ("SELECT \"public\".\"audit_touch\"()", "public.audit_touch"),
+            (
+                "SELECT * FROM ROWS FROM (audit_touch()) r(x)",
+                "public.audit_touch",
+            ),
+            (
+                "SELECT * FROM t, LATERAL (SELECT audit_touch()) x",
+                "public.audit_touch",
+            ),
+            (
+                "SELECT * FROM public.v_over",
+                "relation `public.v_over` reaches relation `public.v_touch` reaches function `public.audit_touch`",
+            ),
+            (
+                "WITH x AS (SELECT * FROM v_over) SELECT * FROM x",
+                "public.v_over",
+            ),
+            (
+                "SELECT * FROM v_op",
+                "operator `public.===` runs function `public.op_touch`",
+            ),
+            ("SELECT 1 === 2", "public.op_touch"),
+            ("SELECT 1 OPERATOR(public.===) 2", "public.op_touch"),
+            (
+                "SELECT name FROM employees",
+                "relation `public.employees` reaches",
+            ),
+            ("SELECT ts_stat('SELECT 1')", "runs SQL given as text"),
+            (
+                "SELECT nosuch(1)",
+                "unknown function `nosuch`: it is neither a PostgreSQL built-in nor in the schema file",
+            ),
+            ("SELECT 1 @@@@ 2", "unknown operator `@@@@`"),
+        ] {
+            let error = decide(sql).expect_err(sql);
+            assert!(error.contains(says), "{sql}: {error}");
+        }
+        for sql in [
+            "SELECT full_name('x')",
+            "SELECT similarity('a', 'b')",
+            "SELECT 'a' % 'b'",
+            "SELECT * FROM v_plain",
+            "SELECT lower('X') LIKE 'x' AND 1 BETWEEN 0 AND 2",
+            "SELECT CASE 1 WHEN 1 THEN 'a' END",
+        ] {
+            decide(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        }
+        // The extension is not trusted unless allowed.
+        let strict = dump_catalog(&[], &[]);
+        let error = check("SELECT similarity('a', 'b')", &strict)
+            .map(|_| ())
+            .expect_err("refused");
+        assert!(
+            error.contains("allow_extensions = [\"pg_trgm\"]"),
+            "{error}"
+        );
+        let error = check("SELECT 'a' % 'b'", &strict)
+            .map(|_| ())
+            .expect_err("refused");
+        assert!(error.contains("operator `public.%`"), "{error}");
+    }
+
+    #[test]
+    fn without_a_schema_only_built_ins_are_known() {
+        let error = refused("SELECT full_name('x')");
+        assert!(
+            error.contains("unknown function `full_name`: it is not a PostgreSQL built-in, and without a schema"),
+            "{error}"
+        );
+        let mut catalog = Catalog::default();
+        catalog.set_guard(sql::GuardSettings {
+            allow_functions: vec!["public.full_name".into()],
+            allow_extensions: Vec::new(),
+        });
+        check("SELECT full_name('x')", &catalog).expect("allow-listed");
+        ok("SELECT count(*), lower('a'), now(), generate_series(1, 2)");
+        ok("SELECT 1 FROM t TABLESAMPLE SYSTEM (10)");
+    }
+
     #[test]
     fn tree_keys_leave_out_positions_and_nothing_else() {
         let plain = tree_key(r#"{"a":1,"b":{"c":"x"}}"#);

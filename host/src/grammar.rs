@@ -617,12 +617,18 @@ fn is_builtin_sample(schema: Option<&str>, name: &str) -> bool {
 
 /// Read one statement of a `pg_dump --schema-only` file into `catalog`, if it is one the guard
 /// needs: `CREATE FUNCTION`/`PROCEDURE` (a user function), `CREATE VIEW` (what its definition
-/// reaches), `CREATE OPERATOR` (the function it runs), `CREATE EXTENSION` (its members, from
+/// reaches), `CREATE DOMAIN` (what its checks call), `CREATE OPERATOR` (the function it runs), `CREATE EXTENSION` (its members, from
 /// the checked-in list of the extensions PostgreSQL ships) and `CREATE POLICY` (what its
 /// expressions reach). Other statements are skipped. Unqualified names go to `public`.
 pub fn read_schema_statement(sql: &str, catalog: &mut Catalog) -> Result<(), String> {
+    // pg_dump writes a comment block before each statement.
     let words: Vec<String> = sql
-        .split_whitespace()
+        .lines()
+        .skip_while(|line| {
+            let line = line.trim();
+            line.is_empty() || line.starts_with("--")
+        })
+        .flat_map(str::split_whitespace)
         .take(6)
         .map(str::to_uppercase)
         .collect();
@@ -630,7 +636,7 @@ pub fn read_schema_statement(sql: &str, catalog: &mut Catalog) -> Result<(), Str
         && words.iter().skip(1).any(|w| {
             matches!(
                 w.as_str(),
-                "FUNCTION" | "PROCEDURE" | "VIEW" | "OPERATOR" | "EXTENSION" | "POLICY"
+                "FUNCTION" | "PROCEDURE" | "VIEW" | "OPERATOR" | "EXTENSION" | "POLICY" | "DOMAIN"
             )
         });
     if !read {
@@ -675,6 +681,22 @@ pub fn read_schema_statement(sql: &str, catalog: &mut Catalog) -> Result<(), Str
                 }
                 for what in walk.reaches() {
                     catalog.insert_relation_reach(&schema, &name, what);
+                }
+            }
+            "CreateDomainStmt" => {
+                let Some((schema, name)) = split_name(strings(node.get("domainname"))) else {
+                    continue;
+                };
+                let schema = schema.unwrap_or_else(public);
+                let mut walk = Walk {
+                    collect_only: true,
+                    ..Walk::default()
+                };
+                if let Some(constraints) = node.get("constraints") {
+                    walk.value(constraints, false)?;
+                }
+                for what in walk.reaches() {
+                    catalog.insert_type_reach(&schema, &name, what);
                 }
             }
             "DefineStmt" if node.get("kind").and_then(Value::as_str) == Some("OBJECT_OPERATOR") => {
@@ -1036,6 +1058,10 @@ mod tests {
     /// extension.
     const DUMP: &str = r#"
 SET search_path = '';
+--
+-- Name: pg_trgm; Type: EXTENSION; Schema: -; Owner: -
+--
+
 CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public;
 CREATE TABLE public.employees (id integer, name text);
 CREATE TABLE public.departments (id integer, name text);
@@ -1058,6 +1084,8 @@ CREATE VIEW public.v_plain AS
 CREATE VIEW public.v_op AS
  SELECT (1 OPERATOR(public.===) 1) AS b;
 CREATE POLICY p ON public.employees USING ((public.audit_touch() = 1));
+CREATE DOMAIN public.touchy AS integer
+	CONSTRAINT touchy_check CHECK ((public.audit_touch() = 1));
 "#;
 
     fn dump_catalog(allow: &[&str], extensions: &[&str]) -> Catalog {
@@ -1106,6 +1134,11 @@ CREATE POLICY p ON public.employees USING ((public.audit_touch() = 1));
                 "relation `public.employees` reaches",
             ),
             ("SELECT ts_stat('SELECT 1')", "runs SQL given as text"),
+            (
+                "SELECT 1::public.touchy",
+                "type `public.touchy` runs function `public.audit_touch`",
+            ),
+            ("SELECT CAST(1 AS touchy)", "public.audit_touch"),
             (
                 "SELECT nosuch(1)",
                 "unknown function `nosuch`: it is neither a PostgreSQL built-in nor in the schema file",

@@ -153,12 +153,10 @@ fn audit() -> &'static Audit {
                         audit.refused.insert(name, verdict);
                     }
                 }
-                "operator" => {
-                    // `builtins.sql` marks an operator whose function is refused; none is in
-                    // the versions audited, and such an operator is simply not known here.
-                    if verdict == "-" {
-                        audit.operators.insert((schema, name));
-                    }
+                // `builtins.sql` marks an operator whose function is refused; none is in the
+                // versions audited, and such an operator is simply not known here.
+                "operator" if verdict == "-" => {
+                    audit.operators.insert((schema, name));
                 }
                 _ => {}
             }

@@ -7,7 +7,11 @@
 //! second) → the statement through the **extended protocol only** (prepare, bind a portal,
 //! execute it for at most `max_rows + 1` rows; the simple protocol, which runs several
 //! statements, is never used for user SQL) → rows streamed into JSON under a row cap and a byte
-//! cap → `ROLLBACK`, always. Only then does the connection go back to the pool; after an
+//! cap → `ROLLBACK`, always; then, without waiting, what releases state that outlives a
+//! transaction ([`hygiene`]). A statement decided on a cached catalog carries that catalog's
+//! stamp, checked with the `SET LOCAL`s in the same round trip: if the catalog changed, the
+//! transaction aborts before the statement runs (`Database::execute_fresh`). Only then does the
+//! connection go back to the pool; after an
 //! error, a timeout, a result stopped half-way or a dropped future it is discarded
 //! ([`pool`]). A reused connection that turns out dead at `BEGIN` (the server restarted) is
 //! replaced once, transparently: nothing of the statement ran yet.

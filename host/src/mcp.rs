@@ -712,20 +712,27 @@ impl QuerygateServer {
     ) -> Result<Json<ExplainOutput>, String> {
         let mut record = AuditRecord::new(&client_name(&peer), "explain");
         let result = async {
-            let (entry, analysis, rewritten_by, _, _) = self
-                .allowed_sql(&params, &peer, "explain", &mut record)
-                .await?;
-            if analysis.kind != crate::sql::StatementKind::Query {
-                return Err(
-                    "only queries can be explained: send a SELECT, VALUES or WITH statement"
-                        .to_string(),
-                );
-            }
-            let plan = entry
-                .db
-                .explain(&analysis.sql)
-                .await
-                .map_err(|e| e.to_string())?;
+            let mut retried = false;
+            let (entry, analysis, rewritten_by, plan) = loop {
+                let (entry, analysis, rewritten_by, _, freshness) = self
+                    .allowed_sql(&params, &peer, "explain", &mut record)
+                    .await?;
+                if analysis.kind != crate::sql::StatementKind::Query {
+                    return Err(
+                        "only queries can be explained: send a SELECT, VALUES or WITH statement"
+                            .to_string(),
+                    );
+                }
+                match entry.db.explain_fresh(&analysis.sql, &freshness).await {
+                    // The catalog changed since it was loaded: decide again on it as it is.
+                    Err(e) if e.is_stale_catalog() && !retried => {
+                        retried = true;
+                        entry.forget_catalog().await;
+                    }
+                    Err(e) => return Err(e.to_string()),
+                    Ok(plan) => break (entry, analysis, rewritten_by, plan),
+                }
+            };
             record.outcome = "executed";
             Ok(Json(ExplainOutput {
                 database: entry.db.name().to_string(),

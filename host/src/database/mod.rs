@@ -189,8 +189,18 @@ impl Database {
 
     /// `EXPLAIN (FORMAT JSON) <sql>`: the plan, never executed (the guard refuses ANALYZE).
     pub async fn explain(&self, sql: &str) -> Result<serde_json::Value, DbError> {
+        self.explain_fresh(sql, "").await
+    }
+
+    /// As [`Database::explain`], only if the catalog is still the one `freshness` describes
+    /// (planning folds functions labelled IMMUTABLE: see [`Database::execute_fresh`]).
+    pub async fn explain_fresh(
+        &self,
+        sql: &str,
+        freshness: &str,
+    ) -> Result<serde_json::Value, DbError> {
         let result = self
-            .execute(&format!("EXPLAIN (FORMAT JSON) {sql}"))
+            .execute_fresh(&format!("EXPLAIN (FORMAT JSON) {sql}"), freshness)
             .await?;
         if result.truncated {
             return Err(DbError::PlanTooLarge {

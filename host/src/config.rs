@@ -9,6 +9,10 @@
 //! policy_deadline_ms = 50     # per policy evaluation
 //! policy_memory_mib = 64      # per policy evaluation
 //!
+//! [guard]
+//! allow_functions = ["public.full_name"]   # user functions trusted, schema-qualified
+//! allow_extensions = ["pg_trgm"]           # extensions whose members are trusted
+//!
 //! [[policy]]
 //! name = "row-limit"
 //! path = "policies/row_limit.wasm"
@@ -31,6 +35,9 @@ pub struct Config {
     pub limits: Limits,
     #[serde(default)]
     pub cache: Cache,
+    /// `[guard]`: what the built-in guard trusts beyond PostgreSQL's audited built-ins.
+    #[serde(default)]
+    pub guard: crate::sql::GuardSettings,
     #[serde(default, rename = "policy")]
     pub policies: Vec<PolicyEntry>,
     #[serde(default, rename = "database")]
@@ -193,6 +200,7 @@ impl Config {
                 l.max_sql_bytes
             ));
         }
+        self.guard.check()?;
         for (i, db) in self.databases.iter().enumerate() {
             if self.databases[..i].iter().any(|d| d.name == db.name) {
                 return Err(format!(

@@ -226,6 +226,7 @@ pub fn check(sql: &str, catalog: &Catalog) -> Result<PgStatement, String> {
     };
     let mut walk = Walk::default();
     walk.value(raw, false)?;
+    walk.check_reach(catalog)?;
     let limit = top
         .1
         .pointer("/limitCount/A_Const")
@@ -352,6 +353,21 @@ struct Walk {
     functions: Vec<FunctionCall>,
     column_refs: Vec<ColumnRef>,
     ctes: Vec<String>,
+    /// Operators used, by (schema, symbol), including those PostgreSQL looks up by name for
+    /// `IN`, `LIKE`, `BETWEEN`, simple `CASE`, `USING` and `NATURAL` joins.
+    operators: Vec<(Option<String>, String)>,
+    /// Types cast to, by (schema, name).
+    types: Vec<(Option<String>, String)>,
+    /// TABLESAMPLE methods, by (schema, name): each is a function.
+    samples: Vec<(Option<String>, String)>,
+    /// Only collect (a definition in a schema file): refusals come when it is used.
+    collect_only: bool,
+}
+
+/// A qualified name's last part and its schema.
+fn split_name(mut names: Vec<String>) -> Option<(Option<String>, String)> {
+    let name = names.pop()?;
+    Some((names.pop(), name))
 }
 
 fn strings(list: Option<&Value>) -> Vec<String> {
@@ -416,7 +432,7 @@ impl Walk {
                 let Some(name) = names.pop() else {
                     return Ok(());
                 };
-                if let Some(why) = crate::sql::side_effect(&name) {
+                if let Some(why) = crate::sql::side_effect(&name).filter(|_| !self.collect_only) {
                     return Err(format!("function `{name}` is not allowed: {why}"));
                 }
                 self.functions.push(FunctionCall {
@@ -441,6 +457,66 @@ impl Walk {
                 }
                 Ok(())
             }
+            "A_Expr" => {
+                let Some((schema, symbol)) = split_name(strings(node.get("name"))) else {
+                    return Ok(());
+                };
+                if symbol.chars().all(|c| c.is_ascii_alphabetic() || c == ' ') {
+                    // BETWEEN [SYMMETRIC] is written with a word; PostgreSQL runs the
+                    // comparison operators, found by name.
+                    for op in [">=", "<=", ">", "<"] {
+                        self.operators.push((schema.clone(), op.to_string()));
+                    }
+                } else {
+                    self.operators.push((schema, symbol));
+                }
+                Ok(())
+            }
+            "SubLink" => {
+                match split_name(strings(node.get("operName"))) {
+                    Some(op) => self.operators.push(op),
+                    // `x IN (SELECT …)` is `= ANY` without a name written.
+                    None if node.get("subLinkType").and_then(Value::as_str)
+                        == Some("ANY_SUBLINK") =>
+                    {
+                        self.operators.push((None, "=".to_string()))
+                    }
+                    None => {}
+                }
+                Ok(())
+            }
+            "SortBy" => {
+                if let Some(op) = split_name(strings(node.get("useOp"))) {
+                    self.operators.push(op);
+                }
+                Ok(())
+            }
+            "CaseExpr" if node.get("arg").is_some_and(|a| !a.is_null()) => {
+                self.operators.push((None, "=".to_string()));
+                Ok(())
+            }
+            "JoinExpr"
+                if node.get("isNatural").is_some_and(|v| !v.is_null())
+                    || node
+                        .get("usingClause")
+                        .and_then(Value::as_array)
+                        .is_some_and(|u| !u.is_empty()) =>
+            {
+                self.operators.push((None, "=".to_string()));
+                Ok(())
+            }
+            "TypeCast" => {
+                if let Some(t) = split_name(strings(node.pointer("/typeName/names"))) {
+                    self.types.push(t);
+                }
+                Ok(())
+            }
+            "RangeTableSample" => {
+                if let Some(method) = split_name(strings(node.get("method"))) {
+                    self.samples.push(method);
+                }
+                Ok(())
+            }
             "ColumnRef" => {
                 let fields = node.get("fields").and_then(Value::as_array);
                 let mut parts: Vec<Option<String>> = fields
@@ -462,6 +538,219 @@ impl Walk {
             _ => Ok(()),
         }
     }
+}
+
+impl Walk {
+    /// Everything the statement reaches, resolved through the catalog (see `sql::reach`).
+    fn check_reach(&self, catalog: &Catalog) -> Result<(), String> {
+        for f in &self.functions {
+            catalog.check_function(f.schema.as_deref(), &f.name)?;
+        }
+        for (schema, symbol) in &self.operators {
+            catalog.check_operator(schema.as_deref(), symbol)?;
+        }
+        for (schema, name) in &self.types {
+            catalog.check_type(schema.as_deref(), name)?;
+        }
+        for (schema, name) in &self.samples {
+            if !is_builtin_sample(schema.as_deref(), name) {
+                catalog.check_function(schema.as_deref(), name)?;
+            }
+        }
+        for (schema, name, _) in &self.relations {
+            if schema.is_none() && self.ctes.contains(name) {
+                continue;
+            }
+            catalog.check_relation(schema.as_deref(), name)?;
+        }
+        Ok(())
+    }
+
+    /// What the walked text reaches, as a view or policy definition in a schema file.
+    fn reaches(&self) -> Vec<sql::Reach> {
+        use sql::Reach;
+        let mut out: Vec<Reach> = Vec::new();
+        for f in &self.functions {
+            out.push(Reach::Function {
+                schema: f.schema.clone(),
+                name: f.name.clone(),
+            });
+        }
+        for (schema, symbol) in &self.operators {
+            out.push(Reach::Operator {
+                schema: schema.clone(),
+                symbol: symbol.clone(),
+            });
+        }
+        for (schema, name) in &self.types {
+            out.push(Reach::Type {
+                schema: schema.clone(),
+                name: name.clone(),
+            });
+        }
+        for (schema, name) in &self.samples {
+            if !is_builtin_sample(schema.as_deref(), name) {
+                out.push(Reach::Function {
+                    schema: schema.clone(),
+                    name: name.clone(),
+                });
+            }
+        }
+        for (schema, name, _) in &self.relations {
+            if schema.is_none() && self.ctes.contains(name) {
+                continue;
+            }
+            out.push(Reach::Relation {
+                schema: schema.clone(),
+                name: name.clone(),
+            });
+        }
+        out
+    }
+}
+
+/// `TABLESAMPLE SYSTEM` and `BERNOULLI` are PostgreSQL's own sampling methods (their handler
+/// functions are not for queries, so the audit refuses calling them).
+fn is_builtin_sample(schema: Option<&str>, name: &str) -> bool {
+    matches!(schema, None | Some("pg_catalog")) && matches!(name, "system" | "bernoulli")
+}
+
+/// Read one statement of a `pg_dump --schema-only` file into `catalog`, if it is one the guard
+/// needs: `CREATE FUNCTION`/`PROCEDURE` (a user function), `CREATE VIEW` (what its definition
+/// reaches), `CREATE DOMAIN` (what its checks call), `CREATE OPERATOR` (the function it runs), `CREATE EXTENSION` (its members, from
+/// the checked-in list of the extensions PostgreSQL ships) and `CREATE POLICY` (what its
+/// expressions reach). Other statements are skipped. Unqualified names go to `public`.
+pub fn read_schema_statement(sql: &str, catalog: &mut Catalog) -> Result<(), String> {
+    // pg_dump writes a comment block before each statement.
+    let words: Vec<String> = sql
+        .lines()
+        .skip_while(|line| {
+            let line = line.trim();
+            line.is_empty() || line.starts_with("--")
+        })
+        .flat_map(str::split_whitespace)
+        .take(6)
+        .map(str::to_uppercase)
+        .collect();
+    let read = words.first().map(String::as_str) == Some("CREATE")
+        && words.iter().skip(1).any(|w| {
+            matches!(
+                w.as_str(),
+                "FUNCTION" | "PROCEDURE" | "VIEW" | "OPERATOR" | "EXTENSION" | "POLICY" | "DOMAIN"
+            )
+        });
+    if !read {
+        return Ok(());
+    }
+    let json = parse_json(sql)?;
+    let tree: Value =
+        serde_json::from_str(&json).map_err(|e| format!("cannot read its parse tree: {e}"))?;
+    let public = || "public".to_string();
+    for raw in tree
+        .get("stmts")
+        .and_then(Value::as_array)
+        .unwrap_or_default()
+    {
+        let Some((kind, node)) = raw.get("stmt").and_then(Value::first_member) else {
+            continue;
+        };
+        match kind {
+            "CreateFunctionStmt" => {
+                if let Some((schema, name)) = split_name(strings(node.get("funcname"))) {
+                    let schema = schema.unwrap_or_else(public);
+                    catalog.insert_function(&schema, &name, sql::Origin::User);
+                }
+            }
+            "ViewStmt" | "CreatePolicyStmt" => {
+                let target = if kind == "ViewStmt" { "view" } else { "table" };
+                let Some(relation) = node.get(target) else {
+                    continue;
+                };
+                let Some(name) = non_empty(relation.get("relname")) else {
+                    continue;
+                };
+                let schema = non_empty(relation.get("schemaname")).unwrap_or_else(public);
+                let mut walk = Walk {
+                    collect_only: true,
+                    ..Walk::default()
+                };
+                for part in ["query", "qual", "with_check"] {
+                    if let Some(body) = node.get(part) {
+                        walk.value(body, false)?;
+                    }
+                }
+                for what in walk.reaches() {
+                    catalog.insert_relation_reach(&schema, &name, what);
+                }
+            }
+            "CreateDomainStmt" => {
+                let Some((schema, name)) = split_name(strings(node.get("domainname"))) else {
+                    continue;
+                };
+                let schema = schema.unwrap_or_else(public);
+                let mut walk = Walk {
+                    collect_only: true,
+                    ..Walk::default()
+                };
+                if let Some(constraints) = node.get("constraints") {
+                    walk.value(constraints, false)?;
+                }
+                for what in walk.reaches() {
+                    catalog.insert_type_reach(&schema, &name, what);
+                }
+            }
+            "DefineStmt" if node.get("kind").and_then(Value::as_str) == Some("OBJECT_OPERATOR") => {
+                let Some((schema, symbol)) = split_name(strings(node.get("defnames"))) else {
+                    continue;
+                };
+                let schema = schema.unwrap_or_else(public);
+                let definition = node.get("definition").and_then(Value::as_array);
+                for element in definition.into_iter().flatten() {
+                    let Some(def) = element.get("DefElem") else {
+                        continue;
+                    };
+                    let is_function = def
+                        .get("defname")
+                        .and_then(Value::as_str)
+                        .is_some_and(|n| n == "function" || n == "procedure");
+                    if !is_function {
+                        continue;
+                    }
+                    let names = def
+                        .pointer("/arg/TypeName/names")
+                        .or_else(|| def.pointer("/arg/List/items"));
+                    if let Some((fschema, fname)) = split_name(strings(names)) {
+                        let fschema = fschema.unwrap_or_else(public);
+                        catalog.insert_operator(&schema, &symbol, (&fschema, &fname));
+                    }
+                }
+            }
+            "CreateExtensionStmt" => {
+                let Some(extension) = non_empty(node.get("extname")) else {
+                    continue;
+                };
+                let options = node.get("options").and_then(Value::as_array);
+                let schema = options
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|o| o.get("DefElem"))
+                    .find(|d| d.get("defname").and_then(Value::as_str) == Some("schema"))
+                    .and_then(|d| non_empty(d.pointer("/arg/String/sval")))
+                    .unwrap_or_else(public);
+                catalog.insert_extension(&extension, &schema);
+                for (member, name, function) in sql::extension_members(&extension) {
+                    let origin = sql::Origin::Extension(extension.clone());
+                    if member == "function" {
+                        catalog.insert_function(&schema, name, origin);
+                    } else {
+                        catalog.insert_operator(&schema, name, (&schema, function));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// libpg_query's JSON output, which the `pg_query` crate does not expose: the C library is
@@ -762,6 +1051,143 @@ mod tests {
             let error = refused(sql);
             assert!(error.contains(says), "{sql}: {error}");
         }
+    }
+
+    /// A schema dump as `pg_dump --schema-only` writes it (search_path empty, names
+    /// qualified), with a user function, views over it, an operator, a policy and an
+    /// extension.
+    const DUMP: &str = r#"
+SET search_path = '';
+--
+-- Name: pg_trgm; Type: EXTENSION; Schema: -; Owner: -
+--
+
+CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public;
+CREATE TABLE public.employees (id integer, name text);
+CREATE TABLE public.departments (id integer, name text);
+CREATE FUNCTION public.audit_touch() RETURNS integer
+    LANGUAGE plpgsql
+    AS $$ BEGIN PERFORM public.dblink_exec('x', 'DELETE FROM t'); RETURN 1; END $$;
+CREATE FUNCTION public.full_name(first text) RETURNS text LANGUAGE sql AS $$ SELECT upper(first) $$;
+CREATE FUNCTION public.op_touch(integer, integer) RETURNS boolean LANGUAGE sql AS $$ SELECT true $$;
+CREATE OPERATOR public.=== (
+    FUNCTION = public.op_touch,
+    LEFTARG = integer,
+    RIGHTARG = integer
+);
+CREATE VIEW public.v_touch AS
+ SELECT public.audit_touch() AS t;
+CREATE VIEW public.v_over AS
+ SELECT v_touch.t FROM public.v_touch;
+CREATE VIEW public.v_plain AS
+ SELECT departments.name FROM public.departments WHERE (departments.id OPERATOR(pg_catalog.>) 1);
+CREATE VIEW public.v_op AS
+ SELECT (1 OPERATOR(public.===) 1) AS b;
+CREATE POLICY p ON public.employees USING ((public.audit_touch() = 1));
+CREATE DOMAIN public.touchy AS integer
+	CONSTRAINT touchy_check CHECK ((public.audit_touch() = 1));
+"#;
+
+    fn dump_catalog(allow: &[&str], extensions: &[&str]) -> Catalog {
+        let mut catalog = Catalog::from_schema_sql(DUMP).expect("dump reads");
+        catalog.set_guard(sql::GuardSettings {
+            allow_functions: allow.iter().map(|s| s.to_string()).collect(),
+            allow_extensions: extensions.iter().map(|s| s.to_string()).collect(),
+        });
+        catalog
+    }
+
+    #[test]
+    fn what_a_statement_reaches_is_resolved_through_the_catalog() {
+        let catalog = dump_catalog(&["public.full_name"], &["pg_trgm"]);
+        let decide = |sql: &str| check(sql, &catalog).map(|_| ());
+        for (sql, says) in [
+            (
+                "SELECT audit_touch()",
+                "function `public.audit_touch` is not known to be free of side effects: allow it with `[guard] allow_functions = [\"public.audit_touch\"]` if it is",
+            ),
+            ("SELECT \"public\".\"audit_touch\"()", "public.audit_touch"),
+            (
+                "SELECT * FROM ROWS FROM (audit_touch()) r(x)",
+                "public.audit_touch",
+            ),
+            (
+                "SELECT * FROM t, LATERAL (SELECT audit_touch()) x",
+                "public.audit_touch",
+            ),
+            (
+                "SELECT * FROM public.v_over",
+                "relation `public.v_over` reaches relation `public.v_touch` reaches function `public.audit_touch`",
+            ),
+            (
+                "WITH x AS (SELECT * FROM v_over) SELECT * FROM x",
+                "public.v_over",
+            ),
+            (
+                "SELECT * FROM v_op",
+                "operator `public.===` runs function `public.op_touch`",
+            ),
+            ("SELECT 1 === 2", "public.op_touch"),
+            ("SELECT 1 OPERATOR(public.===) 2", "public.op_touch"),
+            (
+                "SELECT name FROM employees",
+                "relation `public.employees` reaches",
+            ),
+            ("SELECT ts_stat('SELECT 1')", "runs SQL given as text"),
+            (
+                "SELECT 1::public.touchy",
+                "type `public.touchy` runs function `public.audit_touch`",
+            ),
+            ("SELECT CAST(1 AS touchy)", "public.audit_touch"),
+            (
+                "SELECT nosuch(1)",
+                "unknown function `nosuch`: it is neither a PostgreSQL built-in nor in the schema file",
+            ),
+            ("SELECT 1 @@@@ 2", "unknown operator `@@@@`"),
+        ] {
+            let error = decide(sql).expect_err(sql);
+            assert!(error.contains(says), "{sql}: {error}");
+        }
+        for sql in [
+            "SELECT full_name('x')",
+            "SELECT similarity('a', 'b')",
+            "SELECT 'a' % 'b'",
+            "SELECT * FROM v_plain",
+            "SELECT lower('X') LIKE 'x' AND 1 BETWEEN 0 AND 2",
+            "SELECT CASE 1 WHEN 1 THEN 'a' END",
+        ] {
+            decide(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        }
+        // The extension is not trusted unless allowed.
+        let strict = dump_catalog(&[], &[]);
+        let error = check("SELECT similarity('a', 'b')", &strict)
+            .map(|_| ())
+            .expect_err("refused");
+        assert!(
+            error.contains("allow_extensions = [\"pg_trgm\"]"),
+            "{error}"
+        );
+        let error = check("SELECT 'a' % 'b'", &strict)
+            .map(|_| ())
+            .expect_err("refused");
+        assert!(error.contains("operator `public.%`"), "{error}");
+    }
+
+    #[test]
+    fn without_a_schema_only_built_ins_are_known() {
+        let error = refused("SELECT full_name('x')");
+        assert!(
+            error.contains("unknown function `full_name`: it is not a PostgreSQL built-in, and without a schema"),
+            "{error}"
+        );
+        let mut catalog = Catalog::default();
+        catalog.set_guard(sql::GuardSettings {
+            allow_functions: vec!["public.full_name".into()],
+            allow_extensions: Vec::new(),
+        });
+        check("SELECT full_name('x')", &catalog).expect("allow-listed");
+        ok("SELECT count(*), lower('a'), now(), generate_series(1, 2)");
+        ok("SELECT 1 FROM t TABLESAMPLE SYSTEM (10)");
     }
 
     #[test]

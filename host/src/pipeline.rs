@@ -79,10 +79,15 @@ pub struct Decision {
     pub outcome: Outcome,
     #[serde(serialize_with = "micros")]
     pub elapsed: Duration,
-    /// Relations the statement names that the catalog does not know (a stale catalog, or a
-    /// typo). The server reloads its catalog once and decides again when this is not empty.
+    /// Relations and functions (`function name`) the statement names that the catalog does
+    /// not know (a stale catalog, or a typo). The server reloads its catalog once and decides
+    /// again when this is not empty.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unknown_relations: Vec<String>,
+    /// The stamp of the catalog the decision was made with (`Catalog::freshness`): the
+    /// statement runs only if the database's catalog is still in that state.
+    #[serde(skip)]
+    pub catalog_freshness: String,
 }
 
 /// Allowed (with the final analysis) or rejected (by whom, and why).
@@ -188,6 +193,7 @@ impl Pipeline {
             outcome,
             elapsed: started.elapsed(),
             unknown_relations,
+            catalog_freshness: catalog.freshness.clone(),
         }
     }
 
@@ -201,7 +207,16 @@ impl Pipeline {
     ) -> Outcome {
         let mut analysis = match self.analyze(sql, catalog) {
             Ok(analysis) => analysis,
-            Err((by, reason)) => return Outcome::Rejected { by, reason },
+            Err((by, reason)) => {
+                // A function the catalog does not know may have been created since it was
+                // loaded: say so, and the server reloads and decides again.
+                if let Some(at) = reason.find(crate::sql::UNKNOWN_FUNCTION) {
+                    let name = &reason[at + crate::sql::UNKNOWN_FUNCTION.len()..];
+                    let name = name.split('`').next().unwrap_or_default();
+                    unknown_relations.push(format!("function {name}"));
+                }
+                return Outcome::Rejected { by, reason };
+            }
         };
         unknown_relations.extend(analysis.relations.iter().filter(|r| !r.known).map(|r| {
             match &r.schema {

@@ -62,7 +62,9 @@ pub struct ChainArgs {
     /// A policy component to add to the chain, after those of --config; repeatable.
     #[arg(long = "policy", value_name = "PATH")]
     policies: Vec<PathBuf>,
-    /// CREATE TABLE statements (as `pg_dump --schema-only` writes them) giving relation columns.
+    /// A `pg_dump --schema-only` file: its CREATE TABLE statements give relation columns, and its
+    /// CREATE FUNCTION, VIEW, OPERATOR, EXTENSION and POLICY statements what the guard resolves
+    /// names to (without it, functions that are not PostgreSQL built-ins are refused).
     #[arg(long, value_name = "FILE")]
     schema: Option<PathBuf>,
 }
@@ -115,6 +117,8 @@ impl ChainArgs {
             }
             None => Catalog::default(),
         };
+        let mut catalog = catalog;
+        catalog.set_guard(config.guard.clone());
         let pipeline = Pipeline::new(runtime, policies, config.limits.sql());
         Ok((pipeline, catalog, config))
     }

@@ -86,7 +86,10 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<Exit> {
     let databases = config
         .databases
         .into_iter()
-        .map(|c| Database::open(c, &config.teleport).map(DatabaseEntry::new))
+        .map(|c| {
+            Database::open(c, &config.teleport)
+                .map(|db| DatabaseEntry::new(db).with_guard(config.guard.clone()))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let tunnels: Vec<_> = databases
         .iter()

@@ -8,7 +8,7 @@
 //! statement: read-only, under the statement timeout, rolled back.
 
 use super::{Database, DbError, Session};
-use crate::sql::{Catalog, Column};
+use crate::sql::{Catalog, Column, Origin, Reach, Source};
 use schemars::JsonSchema;
 use serde::Serialize;
 
@@ -80,6 +80,11 @@ impl Database {
              ORDER BY 1, 2, a.attnum"
         );
         self.run(async move |s: Session<'_>| {
+            // First, so that a change committed while the rest loads makes the catalog stale.
+            let stamp: String = match s.query(&stamp_sql(), &[]).await?.first() {
+                Some(row) => row.get(0),
+                None => String::new(),
+            };
             let rows = s.query(&sql, &[]).await?;
             let path = s
                 .query("SELECT pg_catalog.current_schemas(false)::text[]", &[])
@@ -112,9 +117,18 @@ impl Database {
             if let Some(row) = path.first() {
                 catalog.set_search_path(row.get(0));
             }
+            load_guard_facts(&s, &mut catalog).await?;
+            catalog.freshness = stamp;
             s.finish(catalog).await
         })
         .await
+        .inspect(|catalog| {
+            *self.reset.write().unwrap_or_else(|e| e.into_inner()) =
+                super::hygiene::Reset::for_extensions(
+                    catalog.extension_schema("dblink"),
+                    catalog.extension_schema("postgres_fdw"),
+                );
+        })
     }
 
     /// Visible relations of `schema`, or of every schema but the system ones when `None`.
@@ -227,3 +241,219 @@ impl Database {
         .await
     }
 }
+
+/// Functions that are not audited built-ins: every function created after initdb (the first
+/// normal object id is 16384), every extension member, with its extension; and, marked by a
+/// NULL extension and `true`, built-ins of this server that the audit may not know.
+const FUNCTIONS: &str = "\
+    SELECT n.nspname::text, p.proname::text, e.extname::text, p.oid < 16384 \
+    FROM pg_catalog.pg_proc p \
+    JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace \
+    LEFT JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass \
+         AND d.objid = p.oid AND d.deptype = 'e' \
+         AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass \
+    LEFT JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid \
+    WHERE n.nspname NOT LIKE 'pg\\_temp\\_%' AND n.nspname NOT LIKE 'pg\\_toast\\_temp\\_%'";
+
+/// Operators created after initdb, with the function each runs.
+const OPERATORS: &str = "\
+    SELECT n.nspname::text, o.oprname::text, pn.nspname::text, p.proname::text \
+    FROM pg_catalog.pg_operator o \
+    JOIN pg_catalog.pg_namespace n ON n.oid = o.oprnamespace \
+    JOIN pg_catalog.pg_proc p ON p.oid = o.oprcode \
+    JOIN pg_catalog.pg_namespace pn ON pn.oid = p.pronamespace \
+    WHERE o.oid >= 16384";
+
+/// Types created after initdb and the functions using them runs that are not built-ins:
+/// input/output, casts from or to them, comparison support of their operator classes,
+/// operators on them, and the functions their domain constraints call.
+const TYPES: &str = "\
+    SELECT DISTINCT tn.nspname::text, t.typname::text, fn.nspname::text, f.proname::text \
+    FROM pg_catalog.pg_type t \
+    JOIN pg_catalog.pg_namespace tn ON tn.oid = t.typnamespace \
+    CROSS JOIN LATERAL ( \
+        SELECT unnest(ARRAY[t.typinput, t.typoutput, t.typreceive, t.typsend, t.typmodin, \
+                            t.typmodout, t.typanalyze]::oid[]) AS fn \
+        UNION SELECT c.castfunc FROM pg_catalog.pg_cast c \
+              WHERE c.castsource = t.oid OR c.casttarget = t.oid \
+        UNION SELECT ap.amproc FROM pg_catalog.pg_opclass oc \
+              JOIN pg_catalog.pg_amproc ap ON ap.amprocfamily = oc.opcfamily \
+              WHERE oc.opcintype = t.oid \
+        UNION SELECT o.oprcode FROM pg_catalog.pg_operator o \
+              WHERE o.oprleft = t.oid OR o.oprright = t.oid \
+        UNION SELECT d.refobjid FROM pg_catalog.pg_constraint con \
+              JOIN pg_catalog.pg_depend d \
+                ON d.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass \
+               AND d.objid = con.oid \
+               AND d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass \
+              WHERE con.contypid = t.oid \
+    ) used \
+    JOIN pg_catalog.pg_proc f ON f.oid = used.fn \
+    JOIN pg_catalog.pg_namespace fn ON fn.oid = f.pronamespace \
+    WHERE t.oid >= 16384 AND f.oid >= 16384";
+
+/// What reading a relation created after initdb reaches, as PostgreSQL records it in
+/// `pg_depend`: a view's rewrite rule (functions, operators, types, other relations), row-level
+/// security policies' expressions, columns of types created after initdb, and a foreign
+/// table's wrapper handler. Materialized views are plain reads.
+const RELATION_REACH: &str = "\
+    WITH deps AS ( \
+        SELECT r.ev_class AS rel, d.refclassid, d.refobjid \
+        FROM pg_catalog.pg_rewrite r \
+        JOIN pg_catalog.pg_class v ON v.oid = r.ev_class AND v.relkind = 'v' \
+        JOIN pg_catalog.pg_depend d \
+          ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND d.objid = r.oid \
+        WHERE NOT (d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass \
+                   AND d.refobjid = r.ev_class) \
+        UNION \
+        SELECT pol.polrelid, d.refclassid, d.refobjid \
+        FROM pg_catalog.pg_policy pol \
+        JOIN pg_catalog.pg_depend d \
+          ON d.classid = 'pg_catalog.pg_policy'::pg_catalog.regclass AND d.objid = pol.oid \
+        UNION \
+        SELECT a.attrelid, 'pg_catalog.pg_type'::pg_catalog.regclass, a.atttypid \
+        FROM pg_catalog.pg_attribute a \
+        WHERE a.attnum > 0 AND NOT a.attisdropped AND a.atttypid >= 16384 \
+        UNION \
+        SELECT ft.ftrelid, 'pg_catalog.pg_proc'::pg_catalog.regclass, w.fdwhandler \
+        FROM pg_catalog.pg_foreign_table ft \
+        JOIN pg_catalog.pg_foreign_server fs ON fs.oid = ft.ftserver \
+        JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid = fs.srvfdw \
+        WHERE w.fdwhandler <> 0 \
+    ) \
+    SELECT rn.nspname::text, rc.relname::text, \
+           CASE deps.refclassid \
+             WHEN 'pg_catalog.pg_proc'::pg_catalog.regclass THEN 'function' \
+             WHEN 'pg_catalog.pg_operator'::pg_catalog.regclass THEN 'operator' \
+             WHEN 'pg_catalog.pg_type'::pg_catalog.regclass THEN 'type' \
+             ELSE 'relation' END, \
+           COALESCE(pn.nspname, opn.nspname, tn.nspname, cn.nspname)::text, \
+           COALESCE(p.proname, o.oprname, t.typname, c.relname)::text \
+    FROM deps \
+    JOIN pg_catalog.pg_class rc ON rc.oid = deps.rel \
+    JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace \
+    LEFT JOIN pg_catalog.pg_proc p \
+      ON deps.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND p.oid = deps.refobjid \
+    LEFT JOIN pg_catalog.pg_namespace pn ON pn.oid = p.pronamespace \
+    LEFT JOIN pg_catalog.pg_operator o \
+      ON deps.refclassid = 'pg_catalog.pg_operator'::pg_catalog.regclass \
+     AND o.oid = deps.refobjid \
+    LEFT JOIN pg_catalog.pg_namespace opn ON opn.oid = o.oprnamespace \
+    LEFT JOIN pg_catalog.pg_type t \
+      ON deps.refclassid = 'pg_catalog.pg_type'::pg_catalog.regclass AND t.oid = deps.refobjid \
+    LEFT JOIN pg_catalog.pg_namespace tn ON tn.oid = t.typnamespace \
+    LEFT JOIN pg_catalog.pg_class c \
+      ON deps.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND c.oid = deps.refobjid \
+    LEFT JOIN pg_catalog.pg_namespace cn ON cn.oid = c.relnamespace \
+    WHERE rc.oid >= 16384 \
+      AND COALESCE(p.oid, o.oid, t.oid, c.oid) IS NOT NULL";
+
+/// Installed extensions and their schemas.
+const EXTENSIONS: &str = "\
+    SELECT e.extname::text, n.nspname::text \
+    FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace";
+
+/// What the guard needs beyond relations: functions, operators, types, what relations reach,
+/// extensions (see `sql::reach`), and the catalog's freshness key.
+async fn load_guard_facts(s: &Session<'_>, catalog: &mut Catalog) -> Result<(), DbError> {
+    catalog.set_source(Source::Database);
+    for row in s.query(FUNCTIONS, &[]).await? {
+        let (schema, name): (String, String) = (row.get(0), row.get(1));
+        let origin = match (row.get::<_, Option<String>>(2), row.get::<_, bool>(3)) {
+            (Some(extension), _) => Origin::Extension(extension),
+            (None, true) if crate::sql::is_audited_builtin(&schema, &name) => continue,
+            (None, true) => Origin::UnauditedBuiltIn,
+            (None, false) => Origin::User,
+        };
+        catalog.insert_function(&schema, &name, origin);
+    }
+    for row in s.query(OPERATORS, &[]).await? {
+        let (schema, symbol, fschema, fname): (String, String, String, String) =
+            (row.get(0), row.get(1), row.get(2), row.get(3));
+        catalog.insert_operator(&schema, &symbol, (&fschema, &fname));
+    }
+    for row in s.query(TYPES, &[]).await? {
+        let (schema, name): (String, String) = (row.get(0), row.get(1));
+        catalog.insert_type_reach(
+            &schema,
+            &name,
+            Reach::Function {
+                schema: Some(row.get(2)),
+                name: row.get(3),
+            },
+        );
+    }
+    for row in s.query(RELATION_REACH, &[]).await? {
+        let (schema, name, kind): (String, String, String) = (row.get(0), row.get(1), row.get(2));
+        let (target_schema, target): (Option<String>, String) = (row.get(3), row.get(4));
+        let what = match kind.as_str() {
+            "function" => Reach::Function {
+                schema: target_schema,
+                name: target,
+            },
+            "operator" => Reach::Operator {
+                schema: target_schema,
+                symbol: target,
+            },
+            "type" => Reach::Type {
+                schema: target_schema,
+                name: target,
+            },
+            _ => Reach::Relation {
+                schema: target_schema,
+                name: target,
+            },
+        };
+        catalog.insert_relation_reach(&schema, &name, what);
+    }
+    for row in s.query(EXTENSIONS, &[]).await? {
+        let (name, schema): (String, String) = (row.get(0), row.get(1));
+        catalog.insert_extension(&name, &schema);
+    }
+    Ok(())
+}
+
+/// What [`freshness_check`] compares: the snapshot of committed transactions, then the key.
+fn stamp_sql() -> String {
+    format!("SELECT pg_catalog.txid_current_snapshot()::text || '|' || ({FRESHNESS})")
+}
+
+/// The text of the error a stale catalog raises (see [`freshness_check`]).
+pub(crate) const STALE_CATALOG: &str = "querygate-catalog-changed";
+
+/// A statement that fails when the catalog is no longer the one `freshness` (a loaded
+/// catalog's stamp) describes, and costs almost nothing when it is: if no transaction that
+/// could write has committed since (the same snapshot), nothing changed; otherwise the key of
+/// the catalogs the guard reads is computed and compared. Sent with the session limits before
+/// the statement, in the same round trip, it stops the statement from running on a decision
+/// made with a stale catalog (see `mcp`, which then reloads and decides again).
+///
+/// The failing branch is not a constant, so the planner does not fold it in advance.
+pub(crate) fn freshness_check(freshness: &str) -> Option<String> {
+    let (snapshot, key) = freshness.split_once('|')?;
+    let literal = |s: &str| format!("'{}'", s.replace('\'', "''"));
+    Some(format!(
+        "SELECT CASE WHEN pg_catalog.txid_current_snapshot()::text = {} THEN 0 \
+                     WHEN ({FRESHNESS}) = {} THEN 0 \
+                     ELSE ('{STALE_CATALOG} ' || ({FRESHNESS}))::int END",
+        literal(snapshot),
+        literal(key)
+    ))
+}
+
+/// A key that changes whenever anything the guard reads from the catalog changes: every row
+/// that DDL inserts or updates in these catalogs carries the id of the transaction that wrote
+/// it (`xmin`), so their sum and count move with any CREATE, ALTER, DROP or REPLACE of a
+/// function, operator, view, policy, type, cast, extension or schema, and with a role's or
+/// database's settings (the search path).
+pub(crate) const FRESHNESS: &str = "\
+    SELECT (SELECT count(*) || '.' || sum(xmin::text::bigint) FROM pg_catalog.pg_proc) \
+    || '/' || (SELECT count(*) || '.' || sum(xmin::text::bigint) FROM pg_catalog.pg_operator) \
+    || '/' || (SELECT count(*) || '.' || sum(xmin::text::bigint) FROM pg_catalog.pg_rewrite) \
+    || '/' || (SELECT count(*) || '.' || COALESCE(sum(xmin::text::bigint), 0) FROM pg_catalog.pg_policy) \
+    || '/' || (SELECT count(*) || '.' || sum(xmin::text::bigint) FROM pg_catalog.pg_type) \
+    || '/' || (SELECT count(*) || '.' || sum(xmin::text::bigint) FROM pg_catalog.pg_cast) \
+    || '/' || (SELECT count(*) || '.' || sum(xmin::text::bigint) FROM pg_catalog.pg_class) \
+    || '/' || (SELECT count(*) || '.' || sum(xmin::text::bigint) FROM pg_catalog.pg_namespace) \
+    || '/' || (SELECT count(*) || '.' || sum(xmin::text::bigint) FROM pg_catalog.pg_extension) \
+    || '/' || (SELECT count(*) || '.' || COALESCE(sum(xmin::text::bigint), 0) FROM pg_catalog.pg_db_role_setting)";

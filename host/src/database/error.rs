@@ -74,6 +74,13 @@ pub enum DbError {
 }
 
 impl DbError {
+    /// The catalog changed since the statement was decided, so it did not run (see
+    /// `Database::execute_fresh`).
+    pub fn is_stale_catalog(&self) -> bool {
+        matches!(self, DbError::Server(e)
+            if e.code == "22P02" && e.message.contains(super::catalog::STALE_CATALOG))
+    }
+
     /// The SQLSTATE of a server error.
     pub fn sqlstate(&self) -> Option<&str> {
         match self {

@@ -60,26 +60,47 @@ pub struct QueryResult {
 impl Database {
     /// Run one statement read-only, under this database's limits.
     pub async fn execute(&self, sql: &str) -> Result<QueryResult, DbError> {
-        self.execute_bounded(sql, None).await
+        self.execute_decided(sql, None, "").await
     }
 
     /// As [`Database::execute`], told how many rows the statement can return at most
     /// (`row_bound`: its outermost literal LIMIT, from the analysis). A statement bounded
     /// within `max_rows` needs no server-side row cap of ours, so it takes two round trips
-    /// instead of four (see [`pipelined`]). The bound is only a choice of road: whatever it
-    /// says, no more than `max_rows` rows and `max_bytes` bytes are ever returned.
+    /// instead of four (see [`Database::run_pipelined`]). The bound is only a choice of road:
+    /// whatever it says, no more than `max_rows` rows and `max_bytes` bytes are ever returned.
     pub async fn execute_bounded(
         &self,
         sql: &str,
         row_bound: Option<u64>,
     ) -> Result<QueryResult, DbError> {
+        self.execute_decided(sql, row_bound, "").await
+    }
+
+    /// As [`Database::execute`], only if the catalog is still the one `freshness` (the stamp
+    /// of the catalog the statement was decided on) describes; otherwise nothing runs and the
+    /// error says the catalog changed ([`DbError::is_stale_catalog`]). No extra round trip:
+    /// the check goes with the session limits.
+    pub async fn execute_fresh(&self, sql: &str, freshness: &str) -> Result<QueryResult, DbError> {
+        self.execute_decided(sql, None, freshness).await
+    }
+
+    /// A statement as the pipeline decided it: its row bound picks the road, and its
+    /// catalog's stamp (`freshness`, empty for none) is checked before it runs.
+    pub async fn execute_decided(
+        &self,
+        sql: &str,
+        row_bound: Option<u64>,
+        freshness: &str,
+    ) -> Result<QueryResult, DbError> {
         let started = Instant::now();
         let (max_rows, max_bytes) = (self.max_rows, self.max_bytes);
+        let check = super::catalog::freshness_check(freshness);
         let bounded = row_bound.is_some_and(|n| n <= max_rows as u64);
         let mut result = if bounded {
-            self.run_pipelined(sql, max_rows, max_bytes).await?
+            self.run_pipelined(sql, check.as_deref(), max_rows, max_bytes)
+                .await?
         } else {
-            self.run(async move |session: Session<'_>| {
+            self.run_checked(check.as_deref(), async move |session: Session<'_>| {
                 stream(session, sql, max_rows, max_bytes).await
             })
             .await?
@@ -102,6 +123,7 @@ impl Database {
     async fn run_pipelined(
         &self,
         sql: &str,
+        precondition: Option<&str>,
         max_rows: usize,
         max_bytes: usize,
     ) -> Result<QueryResult, DbError> {
@@ -114,7 +136,7 @@ impl Database {
             let Some(conn) = lease.conn() else {
                 return Err(super::internal(&self.name));
             };
-            let begin = begin_sql(self.timeout_ms, conn.checks_client);
+            let begin = begin_sql(self.timeout_ms, conn.checks_client, precondition);
             let client = &conn.client;
             let trip = conn.trip.clone();
             let error = |e: &tokio_postgres::Error| match trip.get() {
@@ -155,7 +177,8 @@ impl Database {
             }
             let rows = async {
                 let query = client.query_raw(&statement, std::iter::empty::<i32>());
-                let rollback = client.batch_execute("ROLLBACK");
+                let end = self.rollback_sql();
+                let rollback = client.batch_execute(&end);
                 let caps = Caps {
                     max_rows,
                     max_bytes,
@@ -186,11 +209,16 @@ struct Caps<'a> {
     trip: &'a super::wire_limit::Trip,
 }
 
-/// `BEGIN READ ONLY` and the transaction's limits, as one simple-protocol message.
-fn begin_sql(timeout_ms: u64, checks_client: bool) -> String {
+/// `BEGIN READ ONLY`, the transaction's limits and querygate's own `precondition` (the
+/// catalog's freshness check), as one simple-protocol message.
+fn begin_sql(timeout_ms: u64, checks_client: bool, precondition: Option<&str>) -> String {
     let mut sql = format!("BEGIN READ ONLY; SET LOCAL statement_timeout = {timeout_ms}");
     if checks_client {
         sql.push_str("; SET LOCAL client_connection_check_interval = 1000");
+    }
+    if let Some(precondition) = precondition {
+        sql.push_str("; ");
+        sql.push_str(precondition);
     }
     sql
 }
@@ -299,6 +327,7 @@ async fn stream(
         trip,
         database,
         timeout_ms,
+        rollback: end,
         ..
     } = session;
     let error = |e: &tokio_postgres::Error| match trip.get() {
@@ -309,8 +338,9 @@ async fn stream(
         None => super::error::from_driver(database, timeout_ms, e),
     };
 
-    // Send ROLLBACK now, behind the Execute: it is answered right after the last row.
-    let mut rollback = pin!(tx.rollback());
+    // Send ROLLBACK (with the session reset) now, behind the Execute: it is answered right
+    // after the last row.
+    let mut rollback = Box::pin(tx.batch_execute(&end));
     let mut rolled_back = None;
     poll_fn(|cx| {
         if let Poll::Ready(r) = rollback.as_mut().poll(cx) {
@@ -342,11 +372,13 @@ async fn stream(
             return Ok(Done::Dirty(out));
         }
     }
-    match rolled_back {
+    let ended = match rolled_back {
         Some(r) => r,
-        None => rollback.await,
-    }
-    .map_err(|e| error(&e))?;
+        None => rollback.as_mut().await,
+    };
+    drop(rollback);
+    ended.map_err(|e| error(&e))?;
+    super::ended_by_our_rollback(tx);
     Ok(Done::Clean(out))
 }
 

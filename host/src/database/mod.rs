@@ -7,7 +7,11 @@
 //! second) → the statement through the **extended protocol only** (prepare, bind a portal,
 //! execute it for at most `max_rows + 1` rows; the simple protocol, which runs several
 //! statements, is never used for user SQL) → rows streamed into JSON under a row cap and a byte
-//! cap → `ROLLBACK`, always. Only then does the connection go back to the pool; after an
+//! cap → `ROLLBACK`, always, in one message with what releases state that outlives a
+//! transaction ([`hygiene`]). A statement decided on a cached catalog carries that catalog's
+//! stamp, checked with the `SET LOCAL`s in the same round trip: if the catalog changed, the
+//! transaction aborts before the statement runs (`Database::execute_fresh`). Only then does the
+//! connection go back to the pool; after an
 //! error, a timeout, a result stopped half-way or a dropped future it is discarded
 //! ([`pool`]). A reused connection that turns out dead at `BEGIN` (the server restarted) is
 //! replaced once, transparently: nothing of the statement ran yet.
@@ -34,6 +38,7 @@ mod connect;
 mod conninfo;
 mod error;
 mod execute;
+mod hygiene;
 mod pool;
 mod tls;
 mod value;
@@ -64,6 +69,8 @@ pub struct Database {
     max_rows: usize,
     max_bytes: usize,
     pool: Pool,
+    /// What is sent after every call on a connection before it is reused: see [`hygiene`].
+    reset: std::sync::RwLock<hygiene::Reset>,
 }
 
 impl fmt::Debug for Database {
@@ -113,6 +120,7 @@ impl Database {
             max_rows: config.max_rows,
             max_bytes: config.max_bytes,
             pool: Pool::new(connector, config.pool_size),
+            reset: std::sync::RwLock::new(hygiene::Reset::default()),
         })
     }
 
@@ -181,9 +189,19 @@ impl Database {
 
     /// `EXPLAIN (FORMAT JSON) <sql>`: the plan, never executed (the guard refuses ANALYZE).
     pub async fn explain(&self, sql: &str) -> Result<serde_json::Value, DbError> {
+        self.explain_fresh(sql, "").await
+    }
+
+    /// As [`Database::explain`], only if the catalog is still the one `freshness` describes
+    /// (planning folds functions labelled IMMUTABLE: see [`Database::execute_fresh`]).
+    pub async fn explain_fresh(
+        &self,
+        sql: &str,
+        freshness: &str,
+    ) -> Result<serde_json::Value, DbError> {
         let result = self
             // One row: a plan.
-            .execute_bounded(&format!("EXPLAIN (FORMAT JSON) {sql}"), Some(1))
+            .execute_decided(&format!("EXPLAIN (FORMAT JSON) {sql}"), Some(1), freshness)
             .await?;
         if result.truncated {
             return Err(DbError::PlanTooLarge {
@@ -201,6 +219,17 @@ impl Database {
     /// Run `work` in a read-only transaction on a pooled connection, under the deadline.
     async fn run<T>(
         &self,
+        work: impl AsyncFnOnce(Session<'_>) -> Result<Done<T>, DbError>,
+    ) -> Result<T, DbError> {
+        self.run_checked(None, work).await
+    }
+
+    /// As [`Database::run`], with `precondition`, a statement of querygate's own, sent with
+    /// the session limits (in the same round trip as the first statement): when it fails, the
+    /// transaction is aborted and nothing of `work` runs.
+    async fn run_checked<T>(
+        &self,
+        precondition: Option<&str>,
         work: impl AsyncFnOnce(Session<'_>) -> Result<Done<T>, DbError>,
     ) -> Result<T, DbError> {
         let wait = self.statement_timeout();
@@ -241,6 +270,8 @@ impl Database {
                 checks_client,
                 timeout_sent: AtomicBool::new(false),
                 trip,
+                precondition,
+                rollback: self.rollback_sql(),
             };
             let outcome = match tokio::time::timeout(deadline, work(session)).await {
                 Ok(outcome) => outcome,
@@ -257,6 +288,17 @@ impl Database {
                 Err(e) => Err(e),
             };
         }
+    }
+}
+
+impl Database {
+    /// The message that ends every call: `ROLLBACK` and what releases state that outlives a
+    /// transaction ([`hygiene`]).
+    fn rollback_sql(&self) -> String {
+        self.reset
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .rollback_sql()
     }
 }
 
@@ -293,6 +335,9 @@ struct Session<'a> {
     checks_client: bool,
     timeout_sent: AtomicBool,
     trip: Arc<Trip>,
+    precondition: Option<&'a str>,
+    /// What ends the transaction ([`Database::rollback_sql`]).
+    rollback: String,
 }
 
 impl Session<'_> {
@@ -301,6 +346,10 @@ impl Session<'_> {
         let mut sql = format!("SET LOCAL statement_timeout = {}", self.timeout_ms);
         if self.checks_client {
             sql.push_str("; SET LOCAL client_connection_check_interval = 1000");
+        }
+        if let Some(precondition) = self.precondition {
+            sql.push_str("; ");
+            sql.push_str(precondition);
         }
         sql
     }
@@ -339,14 +388,25 @@ impl Session<'_> {
             .map_err(|e| self.error(&e))
     }
 
-    /// Roll back and hand the connection back clean.
+    /// Roll back (and reset the session) and hand the connection back clean.
     async fn finish<T>(self, value: T) -> Result<Done<T>, DbError> {
-        let database = self.database.to_string();
-        let timeout_ms = self.timeout_ms;
-        self.tx
-            .rollback()
+        let Session {
+            tx,
+            database,
+            timeout_ms,
+            rollback,
+            ..
+        } = self;
+        tx.batch_execute(&rollback)
             .await
-            .map_err(|e| error::from_driver(&database, timeout_ms, &e))?;
+            .map_err(|e| error::from_driver(database, timeout_ms, &e))?;
+        ended_by_our_rollback(tx);
         Ok(Done::Clean(value))
     }
+}
+
+/// Our own `ROLLBACK` (sent with the session reset) ended `tx`: forget the handle, whose drop
+/// would send a second one. The handle owns nothing but a borrow of the client.
+fn ended_by_our_rollback(tx: Transaction<'_>) {
+    std::mem::forget(tx);
 }

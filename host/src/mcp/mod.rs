@@ -33,6 +33,7 @@ use tokio::sync::RwLock;
 pub struct DatabaseEntry {
     pub db: Database,
     catalog: RwLock<Option<(Arc<Catalog>, Instant)>>,
+    guard: crate::sql::GuardSettings,
 }
 
 impl DatabaseEntry {
@@ -40,7 +41,19 @@ impl DatabaseEntry {
         DatabaseEntry {
             db,
             catalog: RwLock::new(None),
+            guard: crate::sql::GuardSettings::default(),
         }
+    }
+
+    /// Trust what `[guard]` allows when deciding on this database's statements.
+    pub fn with_guard(mut self, guard: crate::sql::GuardSettings) -> Self {
+        self.guard = guard;
+        self
+    }
+
+    /// Forget the catalog: the database says it changed.
+    async fn forget_catalog(&self) {
+        *self.catalog.write().await = None;
     }
 
     /// The catalog, loaded on first use; reloaded when `stale` and older than a second.
@@ -50,7 +63,9 @@ impl DatabaseEntry {
         {
             return Ok(catalog.clone());
         }
-        let catalog = Arc::new(self.db.load_catalog().await.map_err(|e| e.to_string())?);
+        let mut catalog = self.db.load_catalog().await.map_err(|e| e.to_string())?;
+        catalog.set_guard(self.guard.clone());
+        let catalog = Arc::new(catalog);
         *self.catalog.write().await = Some((catalog.clone(), Instant::now()));
         Ok(catalog)
     }
@@ -519,6 +534,7 @@ impl QuerygateServer {
             Box<crate::sql::Analysis>,
             Vec<String>,
             Duration,
+            String,
         ),
         String,
     > {
@@ -527,7 +543,13 @@ impl QuerygateServer {
             Outcome::Allowed {
                 analysis,
                 rewritten_by,
-            } => Ok((entry, analysis, rewritten_by, decision.elapsed)),
+            } => Ok((
+                entry,
+                analysis,
+                rewritten_by,
+                decision.elapsed,
+                decision.catalog_freshness,
+            )),
             Outcome::Rejected { .. } => Err(decision.rejection().unwrap_or_default()),
         }
     }
@@ -541,16 +563,36 @@ impl QuerygateServer {
     ) -> Result<QueryAnswer, String> {
         let mut record = AuditRecord::new(&client_name(request), tool);
         let result = async {
-            let (entry, analysis, rewritten_by, decided) = self
-                .allowed_sql(&params, request, tool, &mut record)
-                .await?;
-            let started = Instant::now();
-            let result = entry
-                .db
-                .execute_bounded(&analysis.sql, analysis.limit)
-                .await
-                .map_err(|e| e.to_string())?;
-            let execute = started.elapsed();
+            let mut retried = false;
+            let (entry, analysis, rewritten_by, decided, result, execute) = loop {
+                let (entry, analysis, rewritten_by, decided, freshness) = self
+                    .allowed_sql(&params, request, tool, &mut record)
+                    .await?;
+                let started = Instant::now();
+                let executed = entry
+                    .db
+                    .execute_decided(&analysis.sql, analysis.limit, &freshness)
+                    .await;
+                match executed {
+                    // The catalog changed since it was loaded: nothing ran; decide again on
+                    // the catalog as it is now.
+                    Err(e) if e.is_stale_catalog() && !retried => {
+                        retried = true;
+                        entry.forget_catalog().await;
+                    }
+                    Err(e) => return Err(e.to_string()),
+                    Ok(result) => {
+                        break (
+                            entry,
+                            analysis,
+                            rewritten_by,
+                            decided,
+                            result,
+                            started.elapsed(),
+                        );
+                    }
+                }
+            };
             record.outcome = "executed";
             record.row_count = Some(result.row_count);
             record.truncated = Some(result.truncated);
@@ -687,20 +729,27 @@ impl QuerygateServer {
     ) -> Result<Json<ExplainOutput>, String> {
         let mut record = AuditRecord::new(&client_name(&request), "explain");
         let result = async {
-            let (entry, analysis, rewritten_by, _) = self
-                .allowed_sql(&params, &request, "explain", &mut record)
-                .await?;
-            if analysis.kind != crate::sql::StatementKind::Query {
-                return Err(
-                    "only queries can be explained: send a SELECT, VALUES or WITH statement"
-                        .to_string(),
-                );
-            }
-            let plan = entry
-                .db
-                .explain(&analysis.sql)
-                .await
-                .map_err(|e| e.to_string())?;
+            let mut retried = false;
+            let (entry, analysis, rewritten_by, plan) = loop {
+                let (entry, analysis, rewritten_by, _, freshness) = self
+                    .allowed_sql(&params, &request, "explain", &mut record)
+                    .await?;
+                if analysis.kind != crate::sql::StatementKind::Query {
+                    return Err(
+                        "only queries can be explained: send a SELECT, VALUES or WITH statement"
+                            .to_string(),
+                    );
+                }
+                match entry.db.explain_fresh(&analysis.sql, &freshness).await {
+                    // The catalog changed since it was loaded: decide again on it as it is.
+                    Err(e) if e.is_stale_catalog() && !retried => {
+                        retried = true;
+                        entry.forget_catalog().await;
+                    }
+                    Err(e) => return Err(e.to_string()),
+                    Ok(plan) => break (entry, analysis, rewritten_by, plan),
+                }
+            };
             record.outcome = "executed";
             Ok(Json(ExplainOutput {
                 database: entry.db.name().to_string(),

@@ -4,7 +4,9 @@
 //! EXPLAIN (never ANALYZE) of such a query, and SHOW of a setting get through. Inside a query it
 //! refuses anything that writes or locks: data-modifying statements nested in WITH (found by
 //! walking every nested statement), SELECT INTO, locking clauses (FOR UPDATE / SHARE), and calls
-//! to functions with side effects ([`super::functions`]). Parameters (`$1`) are refused too: the
+//! to functions with side effects ([`super::functions`]). What a statement reaches through the
+//! catalog (functions by every candidate, operators, casts, views, policies) is resolved on
+//! PostgreSQL's tree of the statement, which every statement also gets ([`super::reach`]). Parameters (`$1`) are refused too: the
 //! statement runs without bound values.
 //!
 //! The checks here run on the syntax tree; [`super::facts`] calls the nested ones during its

@@ -15,12 +15,15 @@ mod catalog;
 mod facts;
 mod functions;
 mod guard;
+mod reach;
 
 #[cfg(feature = "grammar")]
-pub(crate) use functions::side_effect;
+pub(crate) use functions::{extension_members, side_effect};
 
-pub use catalog::{Catalog, Column};
+pub use catalog::{Catalog, Column, GuardSettings, Origin, Reach, Source};
 pub use facts::{ColumnRef, FunctionCall, Relation};
+pub use functions::{AUDITED_VERSIONS, is_builtin_function as is_audited_builtin};
+pub use reach::UNKNOWN_FUNCTION;
 
 use serde::Serialize;
 use sqlparser::ast::Statement;

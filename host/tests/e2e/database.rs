@@ -801,3 +801,56 @@ async fn the_bounded_road_replaces_a_pooled_connection_the_server_killed() {
     let next = bounded_scalar(&db, "SELECT pg_backend_pid() LIMIT 1").await;
     assert_ne!(next, pid);
 }
+
+/// Session hygiene, below the guard: a session advisory lock taken by a statement (as a user
+/// function the guard was told to trust could) does not stay held on the pooled connection,
+/// and the connection is still reused.
+#[tokio::test]
+async fn a_session_advisory_lock_does_not_outlive_the_call() {
+    let url = shared_url();
+    let db = database(url, |_| {});
+    let watcher = connect(url).await;
+    let held = async || -> i64 {
+        watcher
+            .query_one(
+                "SELECT count(*) FROM pg_catalog.pg_locks \
+                 WHERE locktype = 'advisory' AND objid = 770077",
+                &[],
+            )
+            .await
+            .expect("pg_locks")
+            .get(0)
+    };
+    assert_eq!(
+        scalar(&db, "SELECT pg_catalog.pg_advisory_lock(770077)::text").await,
+        json!("")
+    );
+    // The unlock is sent before the connection goes back to the pool, without waiting for it:
+    // the next statement on that connection runs after it.
+    assert_eq!(scalar(&db, "SELECT 1").await, json!(1));
+    assert_eq!(held().await, 0, "the lock was released");
+    assert_eq!(db.idle_connections(), 1, "the connection is reused");
+}
+
+#[tokio::test]
+async fn the_bounded_road_releases_a_session_advisory_lock_too() {
+    let url = shared_url();
+    let db = database(url, |_| {});
+    let watcher = connect(url).await;
+    bounded_scalar(
+        &db,
+        "SELECT pg_catalog.pg_advisory_lock(770078)::text LIMIT 1",
+    )
+    .await;
+    bounded_scalar(&db, "SELECT 1 LIMIT 1").await;
+    let held: i64 = watcher
+        .query_one(
+            "SELECT count(*) FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND objid = 770078",
+            &[],
+        )
+        .await
+        .expect("pg_locks")
+        .get(0);
+    assert_eq!(held, 0, "the lock was released");
+    assert_eq!(db.idle_connections(), 1, "the connection is reused");
+}

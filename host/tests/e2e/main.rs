@@ -12,6 +12,7 @@ mod corpus;
 mod database;
 mod exhaustion;
 mod fuzz_smoke;
+mod guard;
 mod interop;
 mod policy_faults;
 mod serve;

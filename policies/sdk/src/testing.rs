@@ -22,6 +22,18 @@ pub fn statement(sql: &str) -> Statement {
     analyze(sql, &Catalog::default()).unwrap_or_else(|error| panic!("`{sql}`: {error}"))
 }
 
+/// As [`statement`], with the built-in guard trusting `functions` (`schema.name`, as
+/// `[guard] allow_functions` in `querygate.toml`): without a schema, querygate refuses any
+/// function that is not a PostgreSQL built-in.
+pub fn statement_trusting(sql: &str, functions: &[&str]) -> Statement {
+    let mut catalog = Catalog::default();
+    catalog.set_guard(sql::GuardSettings {
+        allow_functions: functions.iter().map(|f| (*f).to_owned()).collect(),
+        allow_extensions: Vec::new(),
+    });
+    analyze(sql, &catalog).unwrap_or_else(|error| panic!("`{sql}`: {error}"))
+}
+
 /// The statement querygate would pass for `sql` with the catalog described by `schema_sql`
 /// (`CREATE TABLE` statements as `pg_dump --schema-only` writes them).
 pub fn statement_with_schema(sql: &str, schema_sql: &str) -> Statement {

@@ -554,6 +554,60 @@ impl QuerygateServer {
         }
     }
 
+    /// Decide on the statement and `run` what was allowed on its database, with the stamp of
+    /// the catalog it was decided on. Should the catalog have changed before it ran (nothing
+    /// ran then), forget the cached catalog and decide once more on the catalog as it is.
+    #[allow(clippy::type_complexity)]
+    async fn run_allowed<T>(
+        &self,
+        params: &SqlParams,
+        request: &RequestContext<RoleServer>,
+        tool: &str,
+        record: &mut AuditRecord,
+        run: impl AsyncFn(&Database, &crate::sql::Analysis, &str) -> Result<T, crate::database::DbError>,
+    ) -> Result<
+        (
+            &DatabaseEntry,
+            Box<crate::sql::Analysis>,
+            Vec<String>,
+            Duration,
+            T,
+        ),
+        String,
+    > {
+        let mut retried = false;
+        loop {
+            let (entry, analysis, rewritten_by, decided, freshness) =
+                self.allowed_sql(params, request, tool, record).await?;
+            match run(&entry.db, &analysis, &freshness).await {
+                Err(e) if e.is_stale_catalog() && !retried => {
+                    retried = true;
+                    entry.forget_catalog().await;
+                }
+                Err(e) => return Err(e.to_string()),
+                Ok(out) => return Ok((entry, analysis, rewritten_by, decided, out)),
+            }
+        }
+    }
+
+    /// A catalog tool's call: find the database, do `work` on it, audit.
+    async fn on_database<T>(
+        &self,
+        request: &RequestContext<RoleServer>,
+        tool: &str,
+        database: Option<&str>,
+        work: impl AsyncFnOnce(&DatabaseEntry) -> Result<T, String>,
+    ) -> Result<T, String> {
+        let mut record = AuditRecord::new(&client_name(request), tool);
+        let result = async {
+            let entry = self.entry(database)?;
+            record.database = Some(entry.db.name().to_string());
+            work(entry).await
+        }
+        .await;
+        self.finish(record, result).await
+    }
+
     /// `query` and `teleport_postgres_query`: decide, run, answer, audit.
     async fn run_query(
         &self,
@@ -563,36 +617,21 @@ impl QuerygateServer {
     ) -> Result<QueryAnswer, String> {
         let mut record = AuditRecord::new(&client_name(request), tool);
         let result = async {
-            let mut retried = false;
-            let (entry, analysis, rewritten_by, decided, result, execute) = loop {
-                let (entry, analysis, rewritten_by, decided, freshness) = self
-                    .allowed_sql(&params, request, tool, &mut record)
-                    .await?;
-                let started = Instant::now();
-                let executed = entry
-                    .db
-                    .execute_decided(&analysis.sql, analysis.limit, &freshness)
-                    .await;
-                match executed {
-                    // The catalog changed since it was loaded: nothing ran; decide again on
-                    // the catalog as it is now.
-                    Err(e) if e.is_stale_catalog() && !retried => {
-                        retried = true;
-                        entry.forget_catalog().await;
-                    }
-                    Err(e) => return Err(e.to_string()),
-                    Ok(result) => {
-                        break (
-                            entry,
-                            analysis,
-                            rewritten_by,
-                            decided,
-                            result,
-                            started.elapsed(),
-                        );
-                    }
-                }
-            };
+            let (entry, analysis, rewritten_by, decided, (result, execute)) = self
+                .run_allowed(
+                    &params,
+                    request,
+                    tool,
+                    &mut record,
+                    async |db, analysis, fresh| {
+                        let started = Instant::now();
+                        let result = db
+                            .execute_decided(&analysis.sql, analysis.limit, fresh)
+                            .await?;
+                        Ok((result, started.elapsed()))
+                    },
+                )
+                .await?;
             record.outcome = "executed";
             record.row_count = Some(result.row_count);
             record.truncated = Some(result.truncated);
@@ -729,27 +768,23 @@ impl QuerygateServer {
     ) -> Result<Json<ExplainOutput>, String> {
         let mut record = AuditRecord::new(&client_name(&request), "explain");
         let result = async {
-            let mut retried = false;
-            let (entry, analysis, rewritten_by, plan) = loop {
-                let (entry, analysis, rewritten_by, _, freshness) = self
-                    .allowed_sql(&params, &request, "explain", &mut record)
-                    .await?;
-                if analysis.kind != crate::sql::StatementKind::Query {
-                    return Err(
-                        "only queries can be explained: send a SELECT, VALUES or WITH statement"
-                            .to_string(),
-                    );
-                }
-                match entry.db.explain_fresh(&analysis.sql, &freshness).await {
-                    // The catalog changed since it was loaded: decide again on it as it is.
-                    Err(e) if e.is_stale_catalog() && !retried => {
-                        retried = true;
-                        entry.forget_catalog().await;
-                    }
-                    Err(e) => return Err(e.to_string()),
-                    Ok(plan) => break (entry, analysis, rewritten_by, plan),
-                }
-            };
+            let (entry, analysis, rewritten_by, _, plan) = self
+                .run_allowed(
+                    &params,
+                    &request,
+                    "explain",
+                    &mut record,
+                    async |db, analysis, fresh| {
+                        if analysis.kind != crate::sql::StatementKind::Query {
+                            return Ok(None);
+                        }
+                        Ok(Some(db.explain_fresh(&analysis.sql, fresh).await?))
+                    },
+                )
+                .await?;
+            let plan = plan.ok_or_else(|| {
+                "only queries can be explained: send a SELECT, VALUES or WITH statement".to_string()
+            })?;
             record.outcome = "executed";
             Ok(Json(ExplainOutput {
                 database: entry.db.name().to_string(),
@@ -830,22 +865,23 @@ impl QuerygateServer {
         Parameters(params): Parameters<ListTablesParams>,
         request: RequestContext<RoleServer>,
     ) -> Result<Json<TablesOutput>, String> {
-        let mut record = AuditRecord::new(&client_name(&request), "list_tables");
-        let result = async {
-            let entry = self.entry(params.database.as_deref())?;
-            record.database = Some(entry.db.name().to_string());
-            let tables = entry
-                .db
-                .list_tables(params.schema.as_deref())
-                .await
-                .map_err(|e| e.to_string())?;
-            Ok(Json(TablesOutput {
-                database: entry.db.name().to_string(),
-                tables,
-            }))
-        }
-        .await;
-        self.finish(record, result).await
+        self.on_database(
+            &request,
+            "list_tables",
+            params.database.as_deref(),
+            async |entry| {
+                let tables = entry
+                    .db
+                    .list_tables(params.schema.as_deref())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(Json(TablesOutput {
+                    database: entry.db.name().to_string(),
+                    tables,
+                }))
+            },
+        )
+        .await
     }
 
     #[tool(
@@ -857,22 +893,23 @@ impl QuerygateServer {
         Parameters(params): Parameters<DescribeTableParams>,
         request: RequestContext<RoleServer>,
     ) -> Result<Json<TableOutput>, String> {
-        let mut record = AuditRecord::new(&client_name(&request), "describe_table");
-        let result = async {
-            let entry = self.entry(params.database.as_deref())?;
-            record.database = Some(entry.db.name().to_string());
-            let table = entry
-                .db
-                .describe_table(&params.table)
-                .await
-                .map_err(|e| e.to_string())?;
-            Ok(Json(TableOutput {
-                database: entry.db.name().to_string(),
-                table,
-            }))
-        }
-        .await;
-        self.finish(record, result).await
+        self.on_database(
+            &request,
+            "describe_table",
+            params.database.as_deref(),
+            async |entry| {
+                let table = entry
+                    .db
+                    .describe_table(&params.table)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(Json(TableOutput {
+                    database: entry.db.name().to_string(),
+                    table,
+                }))
+            },
+        )
+        .await
     }
 }
 

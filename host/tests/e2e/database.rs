@@ -418,21 +418,27 @@ async fn a_cancelled_call_discards_its_connection_and_stops_the_query() {
     }
 }
 
+/// On both roads: the portal road (no bound) and the bounded road.
 #[tokio::test]
 async fn a_pooled_connection_killed_by_the_server_is_replaced() {
-    let db = database(shared_url(), |c| c.pool_size = 1);
-    let pid = scalar(&db, "SELECT pg_backend_pid()").await;
-    let admin = connect(shared_url()).await;
-    let pid_i32 = pid
-        .as_i64()
-        .and_then(|p| i32::try_from(p).ok())
-        .expect("pid");
-    admin
-        .execute("SELECT pg_terminate_backend($1)", &[&pid_i32])
-        .await
-        .expect("terminate");
-    let next = scalar(&db, "SELECT pg_backend_pid()").await;
-    assert_ne!(next, pid);
+    for bound in [None, Some(1)] {
+        let db = database(shared_url(), |c| c.pool_size = 1);
+        let pid = async || match db.execute_bounded("SELECT pg_backend_pid()", bound).await {
+            Ok(mut result) => result.rows.remove(0).remove(0),
+            Err(e) => panic!("bound {bound:?}: {e}"),
+        };
+        let first = pid().await;
+        let admin = connect(shared_url()).await;
+        let pid_i32 = first
+            .as_i64()
+            .and_then(|p| i32::try_from(p).ok())
+            .expect("pid");
+        admin
+            .execute("SELECT pg_terminate_backend($1)", &[&pid_i32])
+            .await
+            .expect("terminate");
+        assert_ne!(pid().await, first, "bound {bound:?}");
+    }
 }
 
 #[tokio::test]
@@ -783,23 +789,6 @@ async fn the_bounded_road_obeys_the_statement_timeout() {
         bounded_scalar(&patient, "SELECT pg_sleep(0.2) LIMIT 1").await,
         json!("")
     );
-}
-
-#[tokio::test]
-async fn the_bounded_road_replaces_a_pooled_connection_the_server_killed() {
-    let db = database(shared_url(), |c| c.pool_size = 1);
-    let pid = bounded_scalar(&db, "SELECT pg_backend_pid() LIMIT 1").await;
-    let admin = connect(shared_url()).await;
-    let pid_i32 = pid
-        .as_i64()
-        .and_then(|p| i32::try_from(p).ok())
-        .expect("pid");
-    admin
-        .execute("SELECT pg_terminate_backend($1)", &[&pid_i32])
-        .await
-        .expect("terminate");
-    let next = bounded_scalar(&db, "SELECT pg_backend_pid() LIMIT 1").await;
-    assert_ne!(next, pid);
 }
 
 /// Session hygiene, below the guard: a session advisory lock taken by a statement (as a user

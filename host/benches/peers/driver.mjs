@@ -165,8 +165,9 @@ async function main() {
     out.phases[phase.label] = cells;
   }
   for (const session of Object.values(sessions)) await session.close();
-  process.stdout.write(JSON.stringify(out) + '\n');
-  process.exit(0);
+  // Exit only once the transcript is flushed: a pipe takes 64 KiB at a time, and an exit
+  // before the write completes cuts the JSON there.
+  process.stdout.write(JSON.stringify(out) + '\n', () => process.exit(0));
 }
 
 main().catch((e) => fail(e?.stack ?? String(e)));

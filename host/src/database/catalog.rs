@@ -428,14 +428,18 @@ pub(crate) const STALE_CATALOG: &str = "querygate-catalog-changed";
 /// the statement, in the same round trip, it stops the statement from running on a decision
 /// made with a stale catalog (see `mcp`, which then reloads and decides again).
 ///
-/// The failing branch is not a constant, so the planner does not fold it in advance.
+/// The failing branch is not a constant, so the planner does not fold it in advance. When the
+/// check passes it answers the snapshot it saw: the caller stamps the same catalog with it
+/// ([`QueryResult::catalog_snapshot`](super::QueryResult)), so that after any write elsewhere in
+/// the cluster the key is computed once, not on every later call.
 pub(crate) fn freshness_check(freshness: &str) -> Option<String> {
     let (snapshot, key) = freshness.split_once('|')?;
     let literal = |s: &str| format!("'{}'", s.replace('\'', "''"));
     Some(format!(
-        "SELECT CASE WHEN pg_catalog.txid_current_snapshot()::text = {} THEN 0 \
-                     WHEN ({FRESHNESS}) = {} THEN 0 \
-                     ELSE ('{STALE_CATALOG} ' || ({FRESHNESS}))::int END",
+        "SELECT CASE WHEN pg_catalog.txid_current_snapshot()::text = {} \
+                          THEN pg_catalog.txid_current_snapshot()::text \
+                     WHEN ({FRESHNESS}) = {} THEN pg_catalog.txid_current_snapshot()::text \
+                     ELSE ('{STALE_CATALOG} ' || ({FRESHNESS}))::int::text END",
         literal(snapshot),
         literal(key)
     ))

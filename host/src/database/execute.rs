@@ -55,6 +55,10 @@ pub struct QueryResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub truncated_by: Option<Truncation>,
     pub elapsed_ms: f64,
+    /// The snapshot at which the catalog's freshness check found the catalog unchanged (when
+    /// the statement carried one): the same catalog may be stamped with it.
+    #[serde(skip)]
+    pub catalog_snapshot: Option<String>,
 }
 
 impl Database {
@@ -148,7 +152,7 @@ impl Database {
             };
             let opened = async {
                 let (begun, prepared) =
-                    tokio::join!(biased; client.batch_execute(&begin), client.prepare(sql));
+                    tokio::join!(biased; client.simple_query(&begin), client.prepare(sql));
                 (begun, prepared)
             };
             let (begun, prepared) = match tokio::time::timeout(deadline, opened).await {
@@ -159,8 +163,8 @@ impl Database {
                     });
                 }
             };
-            match begun {
-                Ok(()) => {}
+            let observed = match begun {
+                Ok(answers) => super::last_value(&answers),
                 Err(e) if reused && !fresh && super::went_away(&e) => {
                     // A pooled connection that died while idle: nothing ran; try a new one.
                     self.pool.discard_idle();
@@ -168,7 +172,7 @@ impl Database {
                     continue;
                 }
                 Err(e) => return Err(error(&e)),
-            }
+            };
             let statement = prepared.map_err(|e| error(&e))?;
             if !statement.params().is_empty() {
                 return Err(DbError::Parameters {
@@ -187,8 +191,9 @@ impl Database {
                 read_rows(query, rollback, &statement, caps, &error).await
             };
             return match tokio::time::timeout(deadline, rows).await {
-                Ok(Ok(Done::Clean(result))) => {
+                Ok(Ok(Done::Clean(mut result))) => {
                     lease.release();
+                    result.catalog_snapshot = observed;
                     Ok(result)
                 }
                 Ok(Ok(Done::Dirty(result))) => Ok(result),
@@ -328,6 +333,7 @@ async fn stream(
         database,
         timeout_ms,
         rollback: end,
+        observed,
         ..
     } = session;
     let error = |e: &tokio_postgres::Error| match trip.get() {
@@ -379,6 +385,7 @@ async fn stream(
     drop(rollback);
     ended.map_err(|e| error(&e))?;
     super::ended_by_our_rollback(tx);
+    out.catalog_snapshot = observed.into_inner().unwrap_or_else(|e| e.into_inner());
     Ok(Done::Clean(out))
 }
 
@@ -392,6 +399,7 @@ impl QueryResult {
             truncated: false,
             truncated_by: None,
             elapsed_ms: 0.0,
+            catalog_snapshot: None,
         }
     }
 

@@ -272,6 +272,7 @@ impl Database {
                 trip,
                 precondition,
                 rollback: self.rollback_sql(),
+                observed: std::sync::Mutex::new(None),
             };
             let outcome = match tokio::time::timeout(deadline, work(session)).await {
                 Ok(outcome) => outcome,
@@ -300,6 +301,15 @@ impl Database {
             .unwrap_or_else(|e| e.into_inner())
             .rollback_sql()
     }
+}
+
+/// The first column of the last row in a simple-protocol answer: what querygate's own check
+/// (the last statement of the message it ends) answered.
+fn last_value(answers: &[tokio_postgres::SimpleQueryMessage]) -> Option<String> {
+    answers.iter().rev().find_map(|m| match m {
+        tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
+        _ => None,
+    })
 }
 
 /// The connection is gone: closed, broken, or the server shutting down (SQLSTATE class 08,
@@ -338,6 +348,8 @@ struct Session<'a> {
     precondition: Option<&'a str>,
     /// What ends the transaction ([`Database::rollback_sql`]).
     rollback: String,
+    /// The snapshot the catalog's freshness check answered, when it ran.
+    observed: std::sync::Mutex<Option<String>>,
 }
 
 impl Session<'_> {
@@ -358,7 +370,9 @@ impl Session<'_> {
         if self.timeout_sent.swap(true, Ordering::Relaxed) {
             return Ok(());
         }
-        self.tx.batch_execute(&self.set_local()).await
+        let answers = self.tx.simple_query(&self.set_local()).await?;
+        *self.observed.lock().unwrap_or_else(|e| e.into_inner()) = last_value(&answers);
+        Ok(())
     }
 
     fn error(&self, e: &tokio_postgres::Error) -> DbError {

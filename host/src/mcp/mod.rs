@@ -34,6 +34,9 @@ pub struct DatabaseEntry {
     pub db: Database,
     catalog: RwLock<Option<(Arc<Catalog>, Instant)>>,
     guard: crate::sql::GuardSettings,
+    /// A later snapshot at which the database found the cached catalog unchanged, with that
+    /// catalog's key: see [`DatabaseEntry::stamp`].
+    observed: std::sync::Mutex<Option<(String, String)>>,
 }
 
 impl DatabaseEntry {
@@ -42,6 +45,7 @@ impl DatabaseEntry {
             db,
             catalog: RwLock::new(None),
             guard: crate::sql::GuardSettings::default(),
+            observed: std::sync::Mutex::new(None),
         }
     }
 
@@ -54,6 +58,32 @@ impl DatabaseEntry {
     /// Forget the catalog: the database says it changed.
     async fn forget_catalog(&self) {
         *self.catalog.write().await = None;
+        *self.observed() = None;
+    }
+
+    fn observed(&self) -> std::sync::MutexGuard<'_, Option<(String, String)>> {
+        self.observed.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The stamp (`snapshot|key`) to check a decision's catalog with: its own, or the same
+    /// key at the latest snapshot the database found it unchanged. Without this, any write
+    /// anywhere in the cluster after the catalog was loaded would make every later call
+    /// recompute the key on the server (about 2 ms).
+    fn stamp(&self, freshness: &str) -> String {
+        let Some((_, key)) = freshness.split_once('|') else {
+            return freshness.to_string();
+        };
+        match &*self.observed() {
+            Some((seen_key, snapshot)) if seen_key == key => format!("{snapshot}|{key}"),
+            _ => freshness.to_string(),
+        }
+    }
+
+    /// The database found the catalog of `freshness` unchanged at `snapshot`.
+    fn observe(&self, freshness: &str, snapshot: Option<&str>) {
+        if let (Some((_, key)), Some(snapshot)) = (freshness.split_once('|'), snapshot) {
+            *self.observed() = Some((key.to_string(), snapshot.to_string()));
+        }
     }
 
     /// The catalog, loaded on first use; reloaded when `stale` and older than a second.
@@ -564,7 +594,11 @@ impl QuerygateServer {
         request: &RequestContext<RoleServer>,
         tool: &str,
         record: &mut AuditRecord,
-        run: impl AsyncFn(&Database, &crate::sql::Analysis, &str) -> Result<T, crate::database::DbError>,
+        run: impl AsyncFn(
+            &DatabaseEntry,
+            &crate::sql::Analysis,
+            &str,
+        ) -> Result<T, crate::database::DbError>,
     ) -> Result<
         (
             &DatabaseEntry,
@@ -579,7 +613,8 @@ impl QuerygateServer {
         loop {
             let (entry, analysis, rewritten_by, decided, freshness) =
                 self.allowed_sql(params, request, tool, record).await?;
-            match run(&entry.db, &analysis, &freshness).await {
+            let freshness = entry.stamp(&freshness);
+            match run(entry, &analysis, &freshness).await {
                 Err(e) if e.is_stale_catalog() && !retried => {
                     retried = true;
                     entry.forget_catalog().await;
@@ -623,11 +658,13 @@ impl QuerygateServer {
                     request,
                     tool,
                     &mut record,
-                    async |db, analysis, fresh| {
+                    async |entry, analysis, fresh| {
                         let started = Instant::now();
-                        let result = db
+                        let result = entry
+                            .db
                             .execute_decided(&analysis.sql, analysis.limit, fresh)
                             .await?;
+                        entry.observe(fresh, result.catalog_snapshot.as_deref());
                         Ok((result, started.elapsed()))
                     },
                 )
@@ -774,11 +811,11 @@ impl QuerygateServer {
                     &request,
                     "explain",
                     &mut record,
-                    async |db, analysis, fresh| {
+                    async |entry, analysis, fresh| {
                         if analysis.kind != crate::sql::StatementKind::Query {
                             return Ok(None);
                         }
-                        Ok(Some(db.explain_fresh(&analysis.sql, fresh).await?))
+                        Ok(Some(entry.db.explain_fresh(&analysis.sql, fresh).await?))
                     },
                 )
                 .await?;
@@ -1044,6 +1081,23 @@ mod tests {
                 execute_ms: 1.25,
             },
         }
+    }
+
+    /// After a write elsewhere in the cluster, the database answers a later snapshot at which
+    /// the catalog was still the same; later checks of that catalog use it, so the server does
+    /// not recompute the catalog's key on every call. Another catalog keeps its own stamp.
+    #[test]
+    fn a_stamp_takes_the_latest_snapshot_seen_for_the_same_catalog() {
+        let config = crate::database::DatabaseConfig::new("t", "postgres://u@localhost/d");
+        let entry = DatabaseEntry::new(Database::new(config).expect("valid config"));
+        assert_eq!(entry.stamp("10:10:|k1"), "10:10:|k1");
+        entry.observe("10:10:|k1", Some("12:12:"));
+        assert_eq!(entry.stamp("10:10:|k1"), "12:12:|k1");
+        assert_eq!(entry.stamp("10:10:|k2"), "10:10:|k2");
+        entry.observe("no stamp", Some("13:13:"));
+        entry.observe("10:10:|k1", None);
+        assert_eq!(entry.stamp("10:10:|k1"), "12:12:|k1");
+        assert_eq!(entry.stamp(""), "", "a catalog without a stamp is not checked");
     }
 
     /// Where in `schema` a boolean sub-schema sits (`true` / `false` in place of a schema),

@@ -1097,7 +1097,11 @@ mod tests {
         entry.observe("no stamp", Some("13:13:"));
         entry.observe("10:10:|k1", None);
         assert_eq!(entry.stamp("10:10:|k1"), "12:12:|k1");
-        assert_eq!(entry.stamp(""), "", "a catalog without a stamp is not checked");
+        assert_eq!(
+            entry.stamp(""),
+            "",
+            "a catalog without a stamp is not checked"
+        );
     }
 
     /// Where in `schema` a boolean sub-schema sits (`true` / `false` in place of a schema),

@@ -436,13 +436,27 @@ pub(crate) fn freshness_check(freshness: &str) -> Option<String> {
     let (snapshot, key) = freshness.split_once('|')?;
     let literal = |s: &str| format!("'{}'", s.replace('\'', "''"));
     Some(format!(
-        "SELECT CASE WHEN pg_catalog.txid_current_snapshot()::text = {} \
-                          THEN pg_catalog.txid_current_snapshot()::text \
-                     WHEN ({FRESHNESS}) = {} THEN pg_catalog.txid_current_snapshot()::text \
-                     ELSE ('{STALE_CATALOG} ' || ({FRESHNESS}))::int::text END",
+        "EXECUTE {FRESHNESS_STATEMENT}({}, {})",
         literal(snapshot),
         literal(key)
     ))
+}
+
+/// The name of the session's prepared freshness check ([`freshness_prepare`]).
+const FRESHNESS_STATEMENT: &str = "querygate_catalog_freshness";
+
+/// Prepares the freshness check once per connection (sent when it opens): PostgreSQL plans a
+/// query's every subquery even when a cheap condition decides, and planning the key's ten
+/// catalog scans took 1.4–2.6 ms per call; a prepared statement is planned once. User SQL
+/// cannot reach it: the guard refuses PREPARE, EXECUTE, DEALLOCATE and DISCARD.
+pub(crate) fn freshness_prepare() -> String {
+    format!(
+        "PREPARE {FRESHNESS_STATEMENT}(text, text) AS \
+         SELECT CASE WHEN pg_catalog.txid_current_snapshot()::text = $1 \
+                          THEN pg_catalog.txid_current_snapshot()::text \
+                     WHEN ({FRESHNESS}) = $2 THEN pg_catalog.txid_current_snapshot()::text \
+                     ELSE ('{STALE_CATALOG} ' || ({FRESHNESS}))::int::text END"
+    )
 }
 
 /// A key that changes whenever anything the guard reads from the catalog changes: every row

@@ -185,8 +185,12 @@ impl Connector {
         });
         // Belt and braces for the pipelined road ([`super::execute`]): should a `BEGIN READ
         // ONLY` ever fail, a statement outside it is still read-only.
+        // With it, the catalog's freshness check, planned once for the connection's life.
         client
-            .batch_execute("SET default_transaction_read_only = on")
+            .batch_execute(&format!(
+                "SET default_transaction_read_only = on; {}",
+                super::catalog::freshness_prepare()
+            ))
             .await
             .map_err(|e| driver_message(&e))?;
         Ok(Conn {

@@ -75,7 +75,7 @@ pub enum DbError {
 
 impl DbError {
     /// The catalog changed since the statement was decided, so it did not run (see
-    /// `Database::execute_fresh`).
+    /// `Database::execute_decided`).
     pub fn is_stale_catalog(&self) -> bool {
         matches!(self, DbError::Server(e)
             if e.code == "22P02" && e.message.contains(super::catalog::STALE_CATALOG))

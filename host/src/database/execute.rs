@@ -80,16 +80,10 @@ impl Database {
         self.execute_decided(sql, row_bound, "").await
     }
 
-    /// As [`Database::execute`], only if the catalog is still the one `freshness` (the stamp
-    /// of the catalog the statement was decided on) describes; otherwise nothing runs and the
-    /// error says the catalog changed ([`DbError::is_stale_catalog`]). No extra round trip:
-    /// the check goes with the session limits.
-    pub async fn execute_fresh(&self, sql: &str, freshness: &str) -> Result<QueryResult, DbError> {
-        self.execute_decided(sql, None, freshness).await
-    }
-
     /// A statement as the pipeline decided it: its row bound picks the road, and its
-    /// catalog's stamp (`freshness`, empty for none) is checked before it runs.
+    /// catalog's stamp (`freshness`, empty for none) is checked in the first round trip; if
+    /// the catalog changed, nothing runs and the error says so
+    /// ([`DbError::is_stale_catalog`]).
     pub async fn execute_decided(
         &self,
         sql: &str,

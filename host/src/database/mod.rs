@@ -10,7 +10,7 @@
 //! cap → `ROLLBACK`, always, in one message with what releases state that outlives a
 //! transaction ([`hygiene`]). A statement decided on a cached catalog carries that catalog's
 //! stamp, checked with the `SET LOCAL`s in the same round trip: if the catalog changed, the
-//! transaction aborts before the statement runs (`Database::execute_fresh`). Only then does the
+//! transaction aborts before the statement runs (`Database::execute_decided`). Only then does the
 //! connection go back to the pool; after an
 //! error, a timeout, a result stopped half-way or a dropped future it is discarded
 //! ([`pool`]). A reused connection that turns out dead at `BEGIN` (the server restarted) is
@@ -193,7 +193,7 @@ impl Database {
     }
 
     /// As [`Database::explain`], only if the catalog is still the one `freshness` describes
-    /// (planning folds functions labelled IMMUTABLE: see [`Database::execute_fresh`]).
+    /// (planning folds functions labelled IMMUTABLE: see [`Database::execute_decided`]).
     pub async fn explain_fresh(
         &self,
         sql: &str,

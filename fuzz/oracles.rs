@@ -1,6 +1,6 @@
 //! The properties the fuzz targets check, beside the fuzzers and outside the product: the
 //! targets (`fuzz_targets/`, run by `fuzz/run`) and the stable smoke test over the seeds, the
-//! corpus and mutations of them (`host/tests/e2e/fuzz_smoke.rs`) both include this file. Each
+//! corpus and mutations of them (`tests/e2e/fuzz_smoke.rs`) both include this file. Each
 //! function panics when its property does not hold.
 
 use querygate::grammar;

@@ -6,7 +6,7 @@
 //! `cargo bench -p querygate --bench serve`
 
 use querygate::localpg::{self, LocalPostgres};
-#[path = "../tests/support/mod.rs"]
+#[path = "../../tests/support/mod.rs"]
 mod support;
 
 use rmcp::ServiceExt;

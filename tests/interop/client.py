@@ -1,5 +1,5 @@
 """Drives an MCP server over stdio with the official Python SDK and prints one JSON transcript
-(see host/tests/e2e/interop.rs).
+(see tests/e2e/interop.rs).
 
 usage: .venv/bin/python client.py SCENARIO.json
 """

@@ -10,14 +10,11 @@ use crate::support::postgres::{database, shared_url};
 use querygate::pipeline::{Outcome, Pipeline};
 use querygate::policy::{Context, PolicyLimits, Runtime};
 use querygate::sql::{Catalog, SqlLimits};
-use std::path::Path;
 use std::sync::Arc;
 
 /// `(name, statement)` entries of a corpus file.
 pub(crate) fn entries(file: &str) -> Vec<(String, String)> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/corpus")
-        .join(file);
+    let path = crate::support::repo().join("tests/corpus").join(file);
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     let mut entries: Vec<(String, String)> = Vec::new();
@@ -46,7 +43,7 @@ fn pipeline() -> Pipeline {
 }
 
 fn demo_catalog() -> Catalog {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/schema.sql");
+    let path = crate::support::repo().join("policies/schema.sql");
     let schema = std::fs::read_to_string(path).expect("policies/schema.sql");
     Catalog::from_schema_sql(&schema).expect("schema parses")
 }

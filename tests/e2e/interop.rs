@@ -4,7 +4,7 @@
 //! must meet the same expectations. The SDKs run their own validation (of the tool list, of
 //! structured content against each output schema) exactly as those clients do.
 //!
-//! The TypeScript and Python drivers live in `host/tests/interop/` and print the transcript
+//! The TypeScript and Python drivers live in `tests/interop/` and print the transcript
 //! shape that [`rmcp_transcript`] builds here.
 
 use crate::serve::{demo_postgres, write_config};
@@ -198,7 +198,7 @@ enum Driver {
 }
 
 fn interop_dir() -> PathBuf {
-    repo().join("host/tests/interop")
+    repo().join("tests/interop")
 }
 
 impl Driver {
@@ -229,7 +229,7 @@ impl Driver {
             Driver::TypeScript => {
                 assert!(
                     dir.join("node_modules/@modelcontextprotocol/sdk").is_dir(),
-                    "node_modules missing: run npm ci --prefix host/tests/interop"
+                    "node_modules missing: run npm ci --prefix tests/interop"
                 );
                 Some((PathBuf::from("node"), "client.mjs"))
             }
@@ -237,8 +237,8 @@ impl Driver {
                 let python = dir.join(".venv/bin/python");
                 assert!(
                     python.is_file(),
-                    "python venv missing: run python3 -m venv host/tests/interop/.venv && \
-                     host/tests/interop/.venv/bin/pip install -r host/tests/interop/requirements.txt"
+                    "python venv missing: run python3 -m venv tests/interop/.venv && \
+                     tests/interop/.venv/bin/pip install -r tests/interop/requirements.txt"
                 );
                 Some((python, "client.py"))
             }

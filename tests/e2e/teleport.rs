@@ -18,7 +18,7 @@ const FINANCE: &str =
     "teleport://clusters/test/databases/finance?dbName=postgres&dbUser=querygate_reader";
 
 fn standin_tsh() -> PathBuf {
-    repo().join("host/tests/tsh/tsh")
+    repo().join("tests/tsh/tsh")
 }
 
 /// A TELEPORT_HOME the stand-in reads: cluster `test` with `hr` (querygate_reader may use

@@ -3,9 +3,8 @@
 //! fixed random seed so a failure reproduces. The real fuzzing, guided by coverage, is
 //! `fuzz/run` (see the README).
 
-#[path = "../../../fuzz/oracles.rs"]
+#[path = "../../fuzz/oracles.rs"]
 mod fuzzing;
-use std::path::Path;
 
 /// Mutations per target in one run.
 const MUTATIONS: usize = 10_000;
@@ -68,7 +67,7 @@ impl Rng {
 }
 
 fn seeds() -> Vec<Vec<u8>> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = crate::support::repo().to_path_buf();
     let mut seeds = Vec::new();
     let dir = root.join("fuzz/seeds");
     let mut files: Vec<_> = std::fs::read_dir(&dir)

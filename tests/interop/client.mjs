@@ -1,5 +1,5 @@
 // Drives an MCP server over stdio with the official TypeScript SDK, as Claude Desktop, Cursor
-// and the MCP Inspector do, and prints one JSON transcript (see host/tests/e2e/interop.rs).
+// and the MCP Inspector do, and prints one JSON transcript (see tests/e2e/interop.rs).
 //
 // usage: node client.mjs SCENARIO.json
 import { readFileSync } from 'node:fs';

@@ -17,20 +17,18 @@
 //! client_name = "claude-ai"
 //! ```
 
-use crate::pipeline::{Decision, Outcome, Pipeline};
-use crate::policy::Context;
-use crate::sql::Catalog;
+//!
+//! The same file runs through the Wasm components (`querygate check`) and through a policy's
+//! native implementation (the guest SDK's `testing::cases`): both call [`run`], which runs the
+//! one chain ([`crate::chain::decide`]) and compares with [`compare`].
+
+use crate::chain::{self, Action, Context, Decision, Outcome, Policy};
+use crate::sql::{Catalog, SqlLimits};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-/// What a case expects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Expect {
-    Allow,
-    Rewrite,
-    Reject,
-}
+/// What a case expects: allow, rewrite or reject.
+pub type Expect = Action;
 
 /// Optional context fields; unset ones fall back to the file's `[context]`, then the defaults.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -156,17 +154,17 @@ impl CaseResult {
     }
 }
 
-/// Run every case of `file` through `pipeline` (narrowed to the file's `policies`).
-pub fn run(
+/// Run every case of `file` through `policies` (narrowed to the file's `policies`), in order.
+pub fn run<P: Policy>(
     file: &CasesFile,
-    pipeline: &Pipeline,
+    policies: &[P],
     catalog: &Catalog,
+    limits: &SqlLimits,
 ) -> Result<Vec<CaseResult>, String> {
-    let pipeline = match &file.policies {
-        Some(names) => pipeline
-            .only(names)
+    let chain: Vec<&P> = match &file.policies {
+        Some(names) => chain::select(policies, names)
             .map_err(|e| format!("cases file `{}`: {e}", file.path.display()))?,
-        None => pipeline.clone(),
+        None => policies.iter().collect(),
     };
     let mut base = default_context();
     file.context.apply(&mut base);
@@ -176,7 +174,7 @@ pub fn run(
         .map(|case| {
             let mut context = base.clone();
             case.context.apply(&mut context);
-            let decision = pipeline.decide(&case.sql, catalog, &context);
+            let decision = chain::decide(&chain, &case.sql, catalog, &context, limits);
             CaseResult {
                 file: file.path.display().to_string(),
                 name: case.name.clone(),
@@ -188,18 +186,15 @@ pub fn run(
         .collect())
 }
 
-fn compare(case: &Case, decision: &Decision) -> Vec<String> {
+/// Each way `decision` differs from what `case` expects; empty when it passed.
+pub fn compare(case: &Case, decision: &Decision) -> Vec<String> {
     let mut failures = Vec::new();
+    let got = decision.action();
     match &decision.outcome {
         Outcome::Allowed {
             analysis,
             rewritten_by,
         } => {
-            let got = if rewritten_by.is_empty() {
-                Expect::Allow
-            } else {
-                Expect::Rewrite
-            };
             if got != case.expect {
                 let by = if rewritten_by.is_empty() {
                     String::new()
@@ -207,10 +202,8 @@ fn compare(case: &Case, decision: &Decision) -> Vec<String> {
                     format!(" by {}", rewritten_by.join(", "))
                 };
                 failures.push(format!(
-                    "expected {}, got {}{by}: `{}`",
-                    word(case.expect),
-                    word(got),
-                    analysis.sql
+                    "expected {}, got {got}{by}: `{}`",
+                    case.expect, analysis.sql
                 ));
             }
             if let Some(expected) = &case.sql_after
@@ -224,11 +217,8 @@ fn compare(case: &Case, decision: &Decision) -> Vec<String> {
         }
         Outcome::Rejected { by, .. } => {
             let message = decision.rejection().unwrap_or_default();
-            if case.expect != Expect::Reject {
-                failures.push(format!(
-                    "expected {}, got reject: {message}",
-                    word(case.expect)
-                ));
+            if case.expect != Action::Reject {
+                failures.push(format!("expected {}, got reject: {message}", case.expect));
             }
             if let Some(reason) = &case.reason
                 && !message.contains(reason.as_str())
@@ -245,12 +235,4 @@ fn compare(case: &Case, decision: &Decision) -> Vec<String> {
         }
     }
     failures
-}
-
-fn word(expect: Expect) -> &'static str {
-    match expect {
-        Expect::Allow => "allow",
-        Expect::Rewrite => "rewrite",
-        Expect::Reject => "reject",
-    }
 }

@@ -10,8 +10,10 @@ pub mod sql;
 
 #[cfg(feature = "runtime")]
 pub mod audit;
-#[cfg(feature = "runtime")]
+#[cfg(feature = "grammar")]
 pub mod cases;
+#[cfg(feature = "grammar")]
+pub mod chain;
 #[cfg(feature = "runtime")]
 pub mod cli;
 #[cfg(feature = "runtime")]

@@ -271,3 +271,138 @@ fn eval_prints_every_step_and_the_final_sql() {
         "{out}"
     );
 }
+
+/// What a case's result says, without what only one side can know (timings, the module's
+/// sha256, the component's log lines).
+fn decided(case: &serde_json::Value) -> serde_json::Value {
+    let decision = &case["decision"];
+    let steps: Vec<serde_json::Value> = decision["steps"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|step| {
+            serde_json::json!([
+                step["policy"],
+                step["input_sql"],
+                step["verdict"],
+                step["detail"]
+            ])
+        })
+        .collect();
+    serde_json::json!({
+        "file": case["file"],
+        "name": case["name"],
+        "expect": case["expect"],
+        "failures": case["failures"],
+        "outcome": decision["outcome"],
+        "rejected_by": decision["rejected_by"],
+        "reason": decision["reason"],
+        "final_sql": decision["final"]["sql"],
+        "rewritten_by": decision["rewritten_by"],
+        "unknown_relations": decision["unknown_relations"],
+        "steps": steps,
+    })
+}
+
+#[test]
+fn the_sdk_native_runner_and_check_reach_identical_results_on_the_same_cases() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Beside the example files (which all pass): cases that fail, in each way a case can, and
+    // refusals before any policy.
+    let mixed = write(
+        dir.path(),
+        "mixed.toml",
+        r#"
+[[case]]
+name = "expects allow, gets rewrite"
+sql = "select name from employees"
+expect = "allow"
+
+[[case]]
+name = "expects a rejection by the wrong policy"
+sql = "select ssn from employees where id = 1"
+expect = "reject"
+rejected_by = "row-limit"
+reason = "not this reason"
+
+[[case]]
+name = "guard"
+sql = "select pg_terminate_backend(1)"
+expect = "reject"
+rejected_by = "guard"
+
+[[case]]
+name = "parse"
+sql = "select from where"
+expect = "allow"
+
+[[case]]
+name = "unknown table"
+sql = "select * from nowhere limit 3"
+expect = "allow"
+[case.context]
+client_name = "cursor"
+"#,
+    );
+    let mut files = example_cases();
+    files.push(mixed);
+    let config = repo().join("policies/querygate.toml");
+    let schema = repo().join("policies/schema.sql");
+
+    let mut args = vec!["--format", "json"];
+    args.extend(files.iter().map(String::as_str));
+    let output = check(&args);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let components: serde_json::Value =
+        serde_json::from_str(&stdout(&output)).expect("check --format json prints JSON");
+
+    // The example policies natively, through the SDK's runner (policies/chain-cases), built in
+    // the target directory the policies' own tests use.
+    let target = std::env::var_os("POLICIES_NATIVE_TARGET")
+        .map_or_else(|| repo().join("target"), std::path::PathBuf::from);
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let native = std::process::Command::new(cargo)
+        .args(["run", "--quiet", "--manifest-path"])
+        .arg(repo().join("policies/Cargo.toml"))
+        .args(["-p", "chain-cases", "--example", "native-check", "--"])
+        .arg(&config)
+        .arg(&schema)
+        .args(&files)
+        .env("CARGO_TARGET_DIR", target)
+        .current_dir(repo())
+        .output()
+        .expect("cargo runs");
+    assert!(native.status.success(), "native-check: {}", stderr(&native));
+    let native: serde_json::Value =
+        serde_json::from_str(&stdout(&native)).expect("native-check prints JSON");
+
+    let components: Vec<serde_json::Value> = components["cases"]
+        .as_array()
+        .expect("cases")
+        .iter()
+        .map(decided)
+        .collect();
+    let native: Vec<serde_json::Value> = native
+        .as_array()
+        .expect("an array")
+        .iter()
+        .map(decided)
+        .collect();
+    assert!(components.len() > 40, "{} cases", components.len());
+    assert_eq!(components.len(), native.len());
+    let failing = components
+        .iter()
+        .filter(|c| c["failures"].as_array().is_some_and(|f| !f.is_empty()))
+        .count();
+    assert_eq!(
+        failing, 4,
+        "the mixed file's failing cases: {components:#?}"
+    );
+    for (component, native) in components.iter().zip(&native) {
+        assert_eq!(
+            component, native,
+            "components (left) and native (right) differ"
+        );
+    }
+}

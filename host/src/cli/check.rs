@@ -37,7 +37,10 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<Exit> {
     let (pipeline, catalog) = args.chain.load()?;
     let mut results = Vec::new();
     for file in &files {
-        results.extend(cases::run(file, &pipeline, &catalog).map_err(anyhow::Error::msg)?);
+        results.extend(
+            cases::run(file, pipeline.components(), &catalog, pipeline.sql_limits())
+                .map_err(anyhow::Error::msg)?,
+        );
     }
     let output = match args.format {
         Format::Human => human(&results),

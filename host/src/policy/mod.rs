@@ -26,7 +26,7 @@
 mod cache;
 mod sandbox;
 
-pub use sandbox::{LogLevel, LogLine};
+pub use crate::chain::{Context, Evaluation, Fault, LogLevel, LogLine, Verdict};
 
 use crate::sql::{Analysis, StatementKind};
 use sandbox::GuestState;
@@ -123,52 +123,6 @@ impl std::fmt::Debug for LoadedPolicy {
             .finish()
     }
 }
-
-/// Where a statement comes from; what policies see besides the statement.
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Context {
-    pub database: String,
-    pub database_user: String,
-    pub database_name: String,
-    pub client_name: String,
-    pub tool: String,
-}
-
-/// A policy's answer.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(tag = "verdict", content = "detail", rename_all = "lowercase")]
-pub enum Verdict {
-    Allow,
-    Rewrite(String),
-    Reject(String),
-}
-
-/// Why a policy produced no usable verdict. Every fault rejects the statement.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Fault {
-    #[error("ran past its deadline of {0:?}")]
-    Deadline(Duration),
-    #[error("used more than its memory limit of {0} MiB")]
-    Memory(usize),
-    #[error("trapped: {0}")]
-    Trap(String),
-    #[error("returned a malformed verdict: {0}")]
-    Malformed(String),
-}
-
-/// The result of one evaluation.
-#[derive(Debug, Clone)]
-pub struct Evaluation {
-    pub verdict: Result<Verdict, Fault>,
-    pub elapsed: Duration,
-    pub logs: Vec<LogLine>,
-    /// Log bytes dropped because of the cap.
-    pub logs_dropped: usize,
-}
-
-/// Longest reject reason kept; longer ones are cut.
-const MAX_REASON_BYTES: usize = 4096;
 
 /// The wasmtime engine, the linker, and the ticker that enforces deadlines.
 pub struct Runtime {
@@ -326,7 +280,7 @@ impl Runtime {
             )
         });
         let verdict = match result {
-            Ok(verdict) => check_verdict(verdict),
+            Ok(verdict) => Ok(from_wit(verdict)),
             Err(error) => Err(self.fault(&store, &error)),
         };
         let elapsed = started.elapsed();
@@ -378,29 +332,12 @@ fn first_line(text: &str) -> String {
     text.lines().next().unwrap_or_default().to_string()
 }
 
-fn check_verdict(verdict: wit::Verdict) -> Result<Verdict, Fault> {
+/// The guest's verdict as the chain's; the chain checks it ([`crate::chain::checked`]).
+fn from_wit(verdict: wit::Verdict) -> Verdict {
     match verdict {
-        wit::Verdict::Allow => Ok(Verdict::Allow),
-        wit::Verdict::Rewrite(sql) if sql.trim().is_empty() => {
-            Err(Fault::Malformed("a rewrite to empty SQL".to_string()))
-        }
-        wit::Verdict::Rewrite(sql) => Ok(Verdict::Rewrite(sql)),
-        wit::Verdict::Reject(reason) => {
-            let reason: String = reason
-                .chars()
-                .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
-                .collect();
-            let reason = reason.trim();
-            if reason.is_empty() {
-                return Err(Fault::Malformed("a rejection without a reason".to_string()));
-            }
-            let mut end = reason.len().min(MAX_REASON_BYTES);
-            while !reason.is_char_boundary(end) {
-                end -= 1;
-            }
-            let suffix = if end < reason.len() { "…" } else { "" };
-            Ok(Verdict::Reject(format!("{}{suffix}", &reason[..end])))
-        }
+        wit::Verdict::Allow => Verdict::Allow,
+        wit::Verdict::Rewrite(sql) => Verdict::Rewrite(sql),
+        wit::Verdict::Reject(reason) => Verdict::Reject(reason),
     }
 }
 

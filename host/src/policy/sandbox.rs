@@ -14,22 +14,7 @@ use wasmtime_wasi::p2::DynPollable;
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-/// Severity of a policy's log line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogLevel {
-    Debug,
-    Info,
-    Warn,
-    Error,
-}
-
-/// One line a policy logged (through `log`, stdout or stderr).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct LogLine {
-    pub level: LogLevel,
-    pub message: String,
-}
+pub use crate::chain::{LogLevel, LogLine};
 
 /// Everything a policy logged during one evaluation, capped at a number of bytes.
 #[derive(Debug, Default)]

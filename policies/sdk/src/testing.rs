@@ -4,7 +4,8 @@
 //! and PostgreSQL's grammar, as every decision starts), so a unit test
 //! sees exactly what the host would pass to the component: the same canonical SQL, syntax tree,
 //! relations, functions and column references. [`cases`] runs a `cases.toml` file through policies
-//! natively, the way `querygate check` runs it through the components.
+//! natively with querygate's own chain and comparison (`querygate::cases`), the code
+//! `querygate check` runs it with through the components.
 //!
 //! These helpers panic on bad input: they are for tests only.
 
@@ -78,11 +79,16 @@ pub fn analyze(sql: &str, catalog: &Catalog) -> Result<Statement, Refusal> {
     let analysis =
         querygate::grammar::analyze(sql, catalog, &SqlLimits::default()).map_err(|refusal| {
             Refusal {
-                class: refusal.class.to_owned(),
+                class: refusal.class.to_string(),
                 message: refusal.message,
             }
         })?;
-    Ok(Statement {
+    Ok(statement_of(analysis))
+}
+
+/// The statement a component is given for querygate's analysis of it.
+pub(crate) fn statement_of(analysis: sql::Analysis) -> Statement {
+    Statement {
         sql: analysis.sql,
         ast_json: analysis.ast_json,
         kind: match analysis.kind {
@@ -127,5 +133,5 @@ pub fn analyze(sql: &str, catalog: &Catalog) -> Result<Statement, Refusal> {
             .collect(),
         limit: analysis.limit,
         limit_expr: analysis.limit_expr,
-    })
+    }
 }

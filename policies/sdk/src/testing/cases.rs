@@ -2,14 +2,15 @@
 //!
 //! The cases file is the single source of truth for what a policy does: `querygate check` runs it
 //! against the built components, and a policy's unit test runs it here, against the same
-//! `querygate.toml` (for each policy's configuration) and schema file. Each case goes through
-//! querygate's analysis (so the built-in guard and parse errors count, as `guard` and `parse`),
-//! then through the selected policies in order; a rewrite is analysed again before the next
-//! policy sees it, as the host does. What this runner cannot reproduce is the sandbox itself
-//! (deadlines, memory caps, traps): that is the host's to test.
+//! `querygate.toml` (for each policy's configuration) and schema file. Both use querygate's own
+//! code for everything but evaluating a policy: the cases-file reader and the comparison
+//! (`querygate::cases`) and the chain (`querygate::chain`), so the analysis, the built-in guard,
+//! how a verdict is checked, what counts as a rewrite and who a rejection is by are the same. What
+//! this runner cannot reproduce is the sandbox itself (deadlines, memory caps): that is the host's
+//! to test. A panic in a policy is what a trap is in a component: a fault that rejects.
 //!
 //! ```toml
-//! policies = ["row-limit"]          # by name, in chain order; omitted = every configured policy
+//! policies = ["row-limit"]          # by name (run in configured order); omitted = every policy
 //!
 //! [context]                         # optional defaults for every case
 //! client_name = "querygate-check"
@@ -27,12 +28,16 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::panic::AssertUnwindSafe;
 use std::path::Path;
+use std::time::Instant;
 
-use querygate::sql::Catalog;
+use querygate::cases::{self as host_cases, CaseResult, CasesFile};
+use querygate::chain::{self, Evaluation, Fault};
+use querygate::sql::{Analysis, SqlLimits};
 use serde::Deserialize;
 
-use super::{analyze, catalog, context};
+use super::{catalog, statement_of};
 use crate::{Context, Statement, Verdict};
 
 /// A policy's `evaluate`, as a plain function: `<MyPolicy as Policy>::evaluate`.
@@ -42,228 +47,123 @@ pub type Evaluate = fn(&Statement, &Context) -> Verdict;
 ///
 /// `config_file` is a `querygate.toml` whose `[[policy]]` entries give each policy's name, order
 /// and `[policy.config]`; `schema_file` describes the tables; `policies` maps the names the cases
-/// use to native implementations. A case that names a policy without an implementation here
-/// fails.
+/// use to native implementations. A case file whose chain names a policy without an
+/// implementation here fails.
 pub fn run(
     config_file: &Path,
     schema_file: &Path,
     cases_file: &Path,
     policies: &[(&str, Evaluate)],
 ) {
-    let configured = read_config(config_file);
-    let catalog = catalog(&read(schema_file));
-    let file: CasesFile = parse_toml(cases_file);
-
-    let names: Vec<String> = match &file.policies {
-        Some(names) => names.clone(),
-        None => configured.iter().map(|(name, _)| name.clone()).collect(),
-    };
-    let chain: Vec<Step> = names
-        .iter()
-        .map(|name| {
-            let config = configured
-                .iter()
-                .find(|(configured, _)| configured == name)
-                .map(|(_, config)| config.clone())
-                .unwrap_or_else(|| {
-                    panic!("{}: no [[policy]] named `{name}`", config_file.display())
-                });
-            let evaluate = policies
-                .iter()
-                .find(|(implemented, _)| implemented == name)
-                .map(|(_, evaluate)| *evaluate)
-                .unwrap_or_else(|| panic!("no native implementation of policy `{name}` given"));
-            Step {
-                name: name.clone(),
-                config,
-                evaluate,
-            }
-        })
-        .collect();
-
-    let defaults = file.context.unwrap_or_default();
+    let results = results(config_file, schema_file, &[cases_file], policies);
     let mut failures = String::new();
-    for case in &file.cases {
-        let overrides = case.context.clone().unwrap_or_default();
-        let base = defaults.apply_to(context("{}"));
-        let base = overrides.apply_to(base);
-        let outcome = run_case(&case.sql, &catalog, &chain, &base);
-        if let Err(problem) = case.check(&outcome) {
-            let _ = writeln!(failures, "- {}: {problem}\n  got {outcome:?}", case.name);
-        }
+    for result in results.iter().filter(|r| !r.passed()) {
+        let got = match (result.decision.final_sql(), result.decision.rejection()) {
+            (Some(sql), _) => format!("{} → {sql}", result.decision.action()),
+            (None, reason) => format!("reject: {}", reason.unwrap_or_default()),
+        };
+        let _ = writeln!(
+            failures,
+            "- {}: {}\n  got {got}",
+            result.name,
+            result.failures.join("; ")
+        );
     }
     assert!(
         failures.is_empty(),
         "{}: cases failed:\n{failures}",
         cases_file.display()
     );
-    eprintln!(
-        "{}: {} cases passed",
-        cases_file.display(),
-        file.cases.len()
-    );
+    eprintln!("{}: {} cases passed", cases_file.display(), results.len());
 }
 
-struct Step {
+/// The result of every case in `cases_files`, as `querygate check` reports them, with the
+/// policies run natively. Panics when a file cannot be read or names a policy that is neither
+/// configured nor implemented.
+pub fn results(
+    config_file: &Path,
+    schema_file: &Path,
+    cases_files: &[&Path],
+    policies: &[(&str, Evaluate)],
+) -> Vec<CaseResult> {
+    let configured = read_config(config_file);
+    let catalog = catalog(&read(schema_file));
+    let mut results = Vec::new();
+    for cases_file in cases_files {
+        let file = CasesFile::load(cases_file).unwrap_or_else(|error| panic!("{error}"));
+        let used = |name: &str| {
+            file.policies
+                .as_ref()
+                .is_none_or(|names| names.iter().any(|n| n == name))
+        };
+        let chain: Vec<Native> = configured
+            .iter()
+            .filter(|(name, _)| used(name))
+            .map(|(name, config)| Native {
+                name: name.clone(),
+                config: config.clone(),
+                evaluate: policies
+                    .iter()
+                    .find(|(implemented, _)| implemented == name)
+                    .map(|(_, evaluate)| *evaluate)
+                    .unwrap_or_else(|| panic!("no native implementation of policy `{name}` given")),
+            })
+            .collect();
+        results.extend(
+            host_cases::run(&file, &chain, &catalog, &SqlLimits::default())
+                .unwrap_or_else(|error| panic!("{error}")),
+        );
+    }
+    results
+}
+
+/// A policy implemented natively, as a link of querygate's chain.
+struct Native {
     name: String,
     config: String,
     evaluate: Evaluate,
 }
 
-/// What the chain did with one statement.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// Every policy allowed it unchanged; `sql` is the canonical SQL.
-    Allowed { sql: String },
-    /// At least one policy rewrote it; `sql` is the canonical SQL of the final statement.
-    Rewritten { sql: String, by: Vec<String> },
-    /// Refused by `by`: a policy name, `guard` or `parse`.
-    Rejected { by: String, reason: String },
-}
+impl chain::Policy for Native {
+    fn name(&self) -> &str {
+        &self.name
+    }
 
-fn run_case(sql: &str, catalog: &Catalog, chain: &[Step], base: &Context) -> Outcome {
-    let mut statement = match analyze(sql, catalog) {
-        Ok(statement) => statement,
-        Err(refusal) => {
-            return Outcome::Rejected {
-                by: refusal.class,
-                reason: refusal.message,
-            };
-        }
-    };
-    let mut rewritten_by = Vec::new();
-    for step in chain {
+    fn evaluate(&self, statement: &Analysis, context: &chain::Context) -> Evaluation {
+        let started = Instant::now();
         let context = Context {
-            config: step.config.clone(),
-            ..base.clone()
+            database: context.database.clone(),
+            database_user: context.database_user.clone(),
+            database_name: context.database_name.clone(),
+            client_name: context.client_name.clone(),
+            tool: context.tool.clone(),
+            config: self.config.clone(),
         };
-        match (step.evaluate)(&statement, &context) {
-            Verdict::Allow => {}
-            Verdict::Rewrite(sql) => match analyze(&sql, catalog) {
-                Ok(next) => {
-                    statement = next;
-                    rewritten_by.push(step.name.clone());
-                }
-                Err(refusal) => {
-                    return Outcome::Rejected {
-                        by: refusal.class,
-                        reason: format!("rewrite by `{}` refused: {}", step.name, refusal.message),
-                    };
-                }
-            },
-            Verdict::Reject(reason) if reason.trim().is_empty() => {
-                return Outcome::Rejected {
-                    by: step.name.clone(),
-                    reason: "malformed verdict: empty reject reason".to_owned(),
-                };
-            }
-            Verdict::Reject(reason) => {
-                return Outcome::Rejected {
-                    by: step.name.clone(),
-                    reason,
-                };
-            }
-        }
-    }
-    if rewritten_by.is_empty() {
-        Outcome::Allowed { sql: statement.sql }
-    } else {
-        Outcome::Rewritten {
-            sql: statement.sql,
-            by: rewritten_by,
+        let statement = statement_of(statement.clone());
+        let verdict =
+            std::panic::catch_unwind(AssertUnwindSafe(|| (self.evaluate)(&statement, &context)));
+        let verdict = match verdict {
+            Ok(Verdict::Allow) => Ok(chain::Verdict::Allow),
+            Ok(Verdict::Rewrite(sql)) => Ok(chain::Verdict::Rewrite(sql)),
+            Ok(Verdict::Reject(reason)) => Ok(chain::Verdict::Reject(reason)),
+            Err(panic) => Err(Fault::Trap(panic_message(panic.as_ref()))),
+        };
+        Evaluation {
+            verdict,
+            elapsed: started.elapsed(),
+            logs: Vec::new(),
+            logs_dropped: 0,
         }
     }
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CasesFile {
-    policies: Option<Vec<String>>,
-    context: Option<ContextFields>,
-    #[serde(rename = "case", default)]
-    cases: Vec<Case>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ContextFields {
-    database: Option<String>,
-    database_user: Option<String>,
-    database_name: Option<String>,
-    client_name: Option<String>,
-    tool: Option<String>,
-}
-
-impl ContextFields {
-    fn apply_to(&self, mut context: Context) -> Context {
-        let fields = [
-            (&self.database, &mut context.database),
-            (&self.database_user, &mut context.database_user),
-            (&self.database_name, &mut context.database_name),
-            (&self.client_name, &mut context.client_name),
-            (&self.tool, &mut context.tool),
-        ];
-        for (value, field) in fields {
-            if let Some(value) = value {
-                field.clone_from(value);
-            }
-        }
-        context
-    }
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Case {
-    name: String,
-    sql: String,
-    expect: Expect,
-    sql_after: Option<String>,
-    reason: Option<String>,
-    rejected_by: Option<String>,
-    context: Option<ContextFields>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-enum Expect {
-    Allow,
-    Rewrite,
-    Reject,
-}
-
-impl Case {
-    fn check(&self, outcome: &Outcome) -> Result<(), String> {
-        if self.expect == Expect::Reject && self.sql_after.is_some() {
-            return Err("`sql_after` is only for allow and rewrite".to_owned());
-        }
-        if self.expect != Expect::Reject && (self.reason.is_some() || self.rejected_by.is_some()) {
-            return Err("`reason` and `rejected_by` are only for reject".to_owned());
-        }
-        match (self.expect, outcome) {
-            (Expect::Allow, Outcome::Allowed { sql })
-            | (Expect::Rewrite, Outcome::Rewritten { sql, .. }) => match &self.sql_after {
-                Some(expected) if expected != sql => Err(format!(
-                    "expected sql_after\n    {expected}\n  but it was\n    {sql}"
-                )),
-                _ => Ok(()),
-            },
-            (Expect::Reject, Outcome::Rejected { by, reason }) => {
-                if let Some(expected) = &self.rejected_by
-                    && expected != by
-                {
-                    return Err(format!("expected rejection by `{expected}`, not `{by}`"));
-                }
-                match &self.reason {
-                    Some(part) if !reason.contains(part.as_str()) => {
-                        Err(format!("expected the reason to contain `{part}`"))
-                    }
-                    _ => Ok(()),
-                }
-            }
-            (expect, _) => Err(format!("expected {expect:?}")),
-        }
-    }
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    let text = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    format!("panicked: {text}")
 }
 
 #[derive(Debug, Deserialize)]
@@ -281,7 +181,9 @@ struct PolicyEntry {
 
 /// `(name, config as JSON)` for every `[[policy]]`, in order.
 fn read_config(path: &Path) -> Vec<(String, String)> {
-    let file: ConfigFile = parse_toml(path);
+    let text = read(path);
+    let file: ConfigFile =
+        toml::from_str(&text).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
     file.policy
         .into_iter()
         .map(|entry| {
@@ -295,10 +197,6 @@ fn read_config(path: &Path) -> Vec<(String, String)> {
 
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
-}
-
-fn parse_toml<T: serde::de::DeserializeOwned>(path: &Path) -> T {
-    toml::from_str(&read(path)).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
 }
 
 #[cfg(test)]

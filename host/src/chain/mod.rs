@@ -1,0 +1,470 @@
+//! The policy chain: one statement through the analysis and every policy in order, to a
+//! [`Decision`]. There is one implementation, [`decide`], generic over how a policy is evaluated
+//! ([`Policy`]): the host's pipeline passes WebAssembly components, the guest SDK's native test
+//! runner passes plain Rust functions. Both therefore agree on every rule below, and so do
+//! `querygate check` and a policy's `cargo test` on the same cases file.
+//!
+//! - The text is analysed (both parsers, the built-in guard); a refusal rejects, by `parse` or
+//!   `guard`.
+//! - Each policy sees the current statement. Its verdict is checked first ([`checked`]): a
+//!   rejection's reason is cleaned of control characters and cut at 4 KiB; an empty reason or a
+//!   rewrite to empty SQL is a malformed verdict, a fault.
+//! - A fault rejects, by that policy, with advice on what to change.
+//! - A rewrite is analysed again from scratch and is what the next policy sees. A rewrite that
+//!   analysis refuses rejects, by the policy that wrote it. A rewrite whose canonical SQL is the
+//!   statement it was given is not counted as a rewrite.
+//!
+//! Nothing here needs the Wasm runtime or a database, so it is built with the `grammar`
+//! feature alone, which the SDK uses.
+
+#[cfg(test)]
+mod tests;
+
+use crate::sql::{Analysis, Catalog, SqlLimits};
+use serde::Serialize;
+use std::time::{Duration, Instant};
+
+/// Where a statement comes from; what policies see besides the statement.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Context {
+    pub database: String,
+    pub database_user: String,
+    pub database_name: String,
+    pub client_name: String,
+    pub tool: String,
+}
+
+/// A policy's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "verdict", content = "detail", rename_all = "lowercase")]
+pub enum Verdict {
+    Allow,
+    Rewrite(String),
+    Reject(String),
+}
+
+/// Why a policy produced no usable verdict. Every fault rejects the statement.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Fault {
+    #[error("ran past its deadline of {0:?}")]
+    Deadline(Duration),
+    #[error("used more than its memory limit of {0} MiB")]
+    Memory(usize),
+    #[error("trapped: {0}")]
+    Trap(String),
+    #[error("returned a malformed verdict: {0}")]
+    Malformed(String),
+}
+
+/// Severity of a policy's log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+/// One line a policy logged (through `log`, stdout or stderr).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogLine {
+    pub level: LogLevel,
+    pub message: String,
+}
+
+/// The result of one evaluation.
+#[derive(Debug, Clone)]
+pub struct Evaluation {
+    pub verdict: Result<Verdict, Fault>,
+    pub elapsed: Duration,
+    pub logs: Vec<LogLine>,
+    /// Log bytes dropped because of the cap.
+    pub logs_dropped: usize,
+}
+
+impl Evaluation {
+    /// A verdict reached in `elapsed`, with nothing logged.
+    pub fn of(verdict: Verdict, elapsed: Duration) -> Self {
+        Evaluation {
+            verdict: Ok(verdict),
+            elapsed,
+            logs: Vec::new(),
+            logs_dropped: 0,
+        }
+    }
+}
+
+/// One link of the chain: something with a name that turns a statement into a verdict.
+pub trait Policy {
+    /// The name cases files and `rejected_by` use.
+    fn name(&self) -> &str;
+    /// The sha256 of the module, when there is one (the audit log records it).
+    fn sha256(&self) -> &str {
+        ""
+    }
+    /// Evaluate `statement` in `context`. The chain checks the verdict ([`checked`]).
+    fn evaluate(&self, statement: &Analysis, context: &Context) -> Evaluation;
+}
+
+impl<P: Policy + ?Sized> Policy for &P {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+    fn sha256(&self) -> &str {
+        (**self).sha256()
+    }
+    fn evaluate(&self, statement: &Analysis, context: &Context) -> Evaluation {
+        (**self).evaluate(statement, context)
+    }
+}
+
+impl<P: Policy + ?Sized> Policy for std::sync::Arc<P> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+    fn sha256(&self) -> &str {
+        (**self).sha256()
+    }
+    fn evaluate(&self, statement: &Analysis, context: &Context) -> Evaluation {
+        (**self).evaluate(statement, context)
+    }
+}
+
+/// What happened to a statement, in the words cases files and the `check_query` tool use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Allowed unchanged.
+    Allow,
+    /// Allowed after at least one policy changed it.
+    Rewrite,
+    /// Rejected.
+    Reject,
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Action::Allow => "allow",
+            Action::Rewrite => "rewrite",
+            Action::Reject => "reject",
+        })
+    }
+}
+
+/// Who stopped a statement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "by", content = "name", rename_all = "lowercase")]
+pub enum Rejector {
+    /// The text could not be parsed, was empty, too large, or several statements.
+    Parse,
+    /// The built-in read-only guard.
+    Guard,
+    /// A policy, by name (its verdict, or its fault, or its rewrite failing analysis).
+    Policy(String),
+}
+
+impl std::fmt::Display for Rejector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Rejector::Parse => f.write_str("parse"),
+            Rejector::Guard => f.write_str("guard"),
+            Rejector::Policy(name) => f.write_str(name),
+        }
+    }
+}
+
+/// What one policy did with the statement.
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    pub policy: String,
+    pub sha256: String,
+    /// The SQL the policy was shown.
+    pub input_sql: String,
+    #[serde(flatten)]
+    pub verdict: StepVerdict,
+    #[serde(serialize_with = "micros")]
+    pub elapsed: Duration,
+    pub logs: Vec<LogLine>,
+    /// Log bytes dropped because of the cap.
+    #[serde(skip)]
+    pub logs_dropped: usize,
+}
+
+/// A policy's verdict, or the fault that replaced it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "verdict", content = "detail", rename_all = "lowercase")]
+pub enum StepVerdict {
+    Allow,
+    Rewrite(String),
+    Reject(String),
+    Fault(String),
+}
+
+/// The decision on one statement.
+#[derive(Debug, Clone, Serialize)]
+pub struct Decision {
+    pub original_sql: String,
+    pub steps: Vec<Step>,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    #[serde(serialize_with = "micros")]
+    pub elapsed: Duration,
+    /// Relations and functions (`function name`) the statement names that the catalog does
+    /// not know (a stale catalog, or a typo). The server reloads its catalog once and decides
+    /// again when this is not empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unknown_relations: Vec<String>,
+    /// The stamp of the catalog the decision was made with (`Catalog::freshness`): the
+    /// statement runs only if the database's catalog is still in that state.
+    #[serde(skip)]
+    pub catalog_freshness: String,
+}
+
+/// Allowed (with the final analysis) or rejected (by whom, and why).
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "outcome", rename_all = "lowercase")]
+pub enum Outcome {
+    Allowed {
+        /// The final statement: its canonical SQL is what runs.
+        #[serde(rename = "final")]
+        analysis: Box<Analysis>,
+        /// Policies that rewrote the statement, in order.
+        rewritten_by: Vec<String>,
+    },
+    Rejected {
+        #[serde(rename = "rejected_by")]
+        by: Rejector,
+        reason: String,
+    },
+}
+
+fn micros<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(d.as_micros() as u64)
+}
+
+impl Decision {
+    /// The SQL that will run, when allowed.
+    pub fn final_sql(&self) -> Option<&str> {
+        match &self.outcome {
+            Outcome::Allowed { analysis, .. } => Some(&analysis.sql),
+            Outcome::Rejected { .. } => None,
+        }
+    }
+
+    /// Allow, rewrite or reject.
+    pub fn action(&self) -> Action {
+        match &self.outcome {
+            Outcome::Allowed { rewritten_by, .. } if rewritten_by.is_empty() => Action::Allow,
+            Outcome::Allowed { .. } => Action::Rewrite,
+            Outcome::Rejected { .. } => Action::Reject,
+        }
+    }
+
+    /// A message for the person who sent the statement, when rejected.
+    pub fn rejection(&self) -> Option<String> {
+        match &self.outcome {
+            Outcome::Allowed { .. } => None,
+            Outcome::Rejected { by, reason } => Some(match by {
+                Rejector::Parse | Rejector::Guard => reason.clone(),
+                Rejector::Policy(name) => format!("rejected by policy `{name}`: {reason}"),
+            }),
+        }
+    }
+}
+
+/// A name a cases file or a command asked for that no configured policy has.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no policy named `{name}` is configured (configured: {configured})")]
+pub struct UnknownPolicy {
+    pub name: String,
+    pub configured: String,
+}
+
+/// The policies named in `names`, kept in configured order.
+pub fn select<'a, P: Policy>(
+    policies: &'a [P],
+    names: &[String],
+) -> Result<Vec<&'a P>, UnknownPolicy> {
+    if let Some(missing) = names
+        .iter()
+        .find(|name| !policies.iter().any(|p| p.name() == name.as_str()))
+    {
+        let configured: Vec<&str> = policies.iter().map(Policy::name).collect();
+        return Err(UnknownPolicy {
+            name: missing.clone(),
+            configured: configured.join(", "),
+        });
+    }
+    Ok(policies
+        .iter()
+        .filter(|p| names.iter().any(|name| name == p.name()))
+        .collect())
+}
+
+/// Run `sql` through the analysis and `policies` in order, and decide.
+pub fn decide<P: Policy>(
+    policies: &[P],
+    sql: &str,
+    catalog: &Catalog,
+    context: &Context,
+    limits: &SqlLimits,
+) -> Decision {
+    let started = Instant::now();
+    let mut steps = Vec::with_capacity(policies.len());
+    let mut unknown_relations = Vec::new();
+    let outcome = run(
+        policies,
+        sql,
+        catalog,
+        context,
+        limits,
+        &mut steps,
+        &mut unknown_relations,
+    );
+    Decision {
+        original_sql: sql.to_string(),
+        steps,
+        outcome,
+        elapsed: started.elapsed(),
+        unknown_relations,
+        catalog_freshness: catalog.freshness.clone(),
+    }
+}
+
+fn run<P: Policy>(
+    policies: &[P],
+    sql: &str,
+    catalog: &Catalog,
+    context: &Context,
+    limits: &SqlLimits,
+    steps: &mut Vec<Step>,
+    unknown_relations: &mut Vec<String>,
+) -> Outcome {
+    let mut analysis = match analyze(sql, catalog, limits) {
+        Ok(analysis) => analysis,
+        Err((by, reason)) => {
+            // A function the catalog does not know may have been created since it was
+            // loaded: say so, and the server reloads and decides again.
+            if let Some(at) = reason.find(crate::sql::UNKNOWN_FUNCTION) {
+                let name = &reason[at + crate::sql::UNKNOWN_FUNCTION.len()..];
+                let name = name.split('`').next().unwrap_or_default();
+                unknown_relations.push(format!("function {name}"));
+            }
+            return Outcome::Rejected { by, reason };
+        }
+    };
+    unknown_relations.extend(analysis.relations.iter().filter(|r| !r.known).map(
+        |r| match &r.schema {
+            Some(schema) => format!("{schema}.{}", r.name),
+            None => r.name.clone(),
+        },
+    ));
+    let mut rewritten_by = Vec::new();
+    for policy in policies {
+        let Evaluation {
+            verdict,
+            elapsed,
+            logs,
+            logs_dropped,
+        } = policy.evaluate(&analysis, context);
+        let verdict = verdict.and_then(checked);
+        steps.push(Step {
+            policy: policy.name().to_string(),
+            sha256: policy.sha256().to_string(),
+            input_sql: analysis.sql.clone(),
+            verdict: match &verdict {
+                Ok(Verdict::Allow) => StepVerdict::Allow,
+                Ok(Verdict::Rewrite(sql)) => StepVerdict::Rewrite(sql.clone()),
+                Ok(Verdict::Reject(reason)) => StepVerdict::Reject(reason.clone()),
+                Err(fault) => StepVerdict::Fault(fault.to_string()),
+            },
+            elapsed,
+            logs,
+            logs_dropped,
+        });
+        let reject = |reason: String| Outcome::Rejected {
+            by: Rejector::Policy(policy.name().to_string()),
+            reason,
+        };
+        match verdict {
+            Ok(Verdict::Allow) => {}
+            Ok(Verdict::Reject(reason)) => return reject(reason),
+            Err(fault) => return reject(fault_reason(&fault)),
+            Ok(Verdict::Rewrite(new_sql)) => match analyze(&new_sql, catalog, limits) {
+                Ok(new) => {
+                    if new.sql != analysis.sql {
+                        rewritten_by.push(policy.name().to_string());
+                    }
+                    analysis = new;
+                }
+                Err((_, error)) => {
+                    return reject(format!("its rewrite was refused ({error}); fix the policy"));
+                }
+            },
+        }
+    }
+    Outcome::Allowed {
+        analysis: Box::new(analysis),
+        rewritten_by,
+    }
+}
+
+/// Both parsers and the guard on one text: see [`crate::grammar::analyze`].
+fn analyze(
+    sql: &str,
+    catalog: &Catalog,
+    limits: &SqlLimits,
+) -> Result<Analysis, (Rejector, String)> {
+    crate::grammar::analyze(sql, catalog, limits).map_err(|refusal| {
+        let by = if refusal.class == "guard" {
+            Rejector::Guard
+        } else {
+            Rejector::Parse
+        };
+        (by, refusal.message)
+    })
+}
+
+/// Longest reject reason kept; longer ones are cut.
+pub const MAX_REASON_BYTES: usize = 4096;
+
+/// A verdict as the chain accepts it: a rejection's reason without control characters (but
+/// newlines and tabs), trimmed, and cut at [`MAX_REASON_BYTES`] with `…`; an empty reason or a
+/// rewrite to empty SQL is a [`Fault::Malformed`].
+pub fn checked(verdict: Verdict) -> Result<Verdict, Fault> {
+    match verdict {
+        Verdict::Allow => Ok(Verdict::Allow),
+        Verdict::Rewrite(sql) if sql.trim().is_empty() => {
+            Err(Fault::Malformed("a rewrite to empty SQL".to_string()))
+        }
+        Verdict::Rewrite(sql) => Ok(Verdict::Rewrite(sql)),
+        Verdict::Reject(reason) => {
+            let reason: String = reason
+                .chars()
+                .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
+                .collect();
+            let reason = reason.trim();
+            if reason.is_empty() {
+                return Err(Fault::Malformed("a rejection without a reason".to_string()));
+            }
+            let mut end = reason.len().min(MAX_REASON_BYTES);
+            while !reason.is_char_boundary(end) {
+                end -= 1;
+            }
+            let suffix = if end < reason.len() { "…" } else { "" };
+            Ok(Verdict::Reject(format!("{}{suffix}", &reason[..end])))
+        }
+    }
+}
+
+fn fault_reason(fault: &Fault) -> String {
+    let advice = match fault {
+        Fault::Deadline(_) => "make the policy faster or raise `limits.policy_deadline_ms`",
+        Fault::Memory(_) => "make the policy use less memory or raise `limits.policy_memory_mib`",
+        Fault::Trap(_) | Fault::Malformed(_) => "fix the policy",
+    };
+    format!("the policy {fault}, so the statement is rejected; {advice}")
+}

@@ -5,7 +5,7 @@
 //! how it ended (outcome, row count, truncation, error). Passwords never reach this module: it
 //! only sees names and SQL.
 
-use crate::pipeline::{Decision, Outcome, StepVerdict};
+use crate::chain::{Decision, Outcome, StepKind};
 use serde::Serialize;
 use std::io::Write;
 use std::path::Path;
@@ -21,7 +21,7 @@ pub struct AuditLog {
 pub struct PolicyRecord {
     pub policy: String,
     pub sha256: String,
-    pub verdict: &'static str,
+    pub verdict: StepKind,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
     pub micros: u64,
@@ -38,8 +38,7 @@ pub struct AuditRecord {
     pub sql: Option<String>,
     pub final_sql: Option<String>,
     pub policies: Vec<PolicyRecord>,
-    /// `allowed`, `rejected`, `executed`, `error`, or `ok` for tools without SQL.
-    pub outcome: &'static str,
+    pub outcome: AuditOutcome,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rejected_by: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -48,6 +47,22 @@ pub struct AuditRecord {
     pub truncated: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// How a call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuditOutcome {
+    /// A tool without SQL answered.
+    Ok,
+    /// The statement was allowed (and not run: `check_query`, or not yet).
+    Allowed,
+    /// The guard or a policy rejected the statement.
+    Rejected,
+    /// The allowed statement ran (or was explained).
+    Executed,
+    /// The call failed: see `error`.
+    Error,
 }
 
 impl AuditRecord {
@@ -62,7 +77,7 @@ impl AuditRecord {
             sql: None,
             final_sql: None,
             policies: Vec::new(),
-            outcome: "ok",
+            outcome: AuditOutcome::Ok,
             rejected_by: None,
             row_count: None,
             truncated: None,
@@ -76,29 +91,21 @@ impl AuditRecord {
         self.policies = decision
             .steps
             .iter()
-            .map(|step| {
-                let (verdict, detail) = match &step.verdict {
-                    StepVerdict::Allow => ("allow", None),
-                    StepVerdict::Rewrite(sql) => ("rewrite", Some(sql.clone())),
-                    StepVerdict::Reject(reason) => ("reject", Some(reason.clone())),
-                    StepVerdict::Fault(fault) => ("fault", Some(fault.clone())),
-                };
-                PolicyRecord {
-                    policy: step.policy.clone(),
-                    sha256: step.sha256.clone(),
-                    verdict,
-                    detail,
-                    micros: step.elapsed.as_micros() as u64,
-                }
+            .map(|step| PolicyRecord {
+                policy: step.policy.clone(),
+                sha256: step.sha256.clone(),
+                verdict: step.verdict.kind(),
+                detail: step.verdict.detail().map(str::to_string),
+                micros: step.elapsed.as_micros() as u64,
             })
             .collect();
         match &decision.outcome {
             Outcome::Allowed { analysis, .. } => {
                 self.final_sql = Some(analysis.sql.clone());
-                self.outcome = "allowed";
+                self.outcome = AuditOutcome::Allowed;
             }
             Outcome::Rejected { by, .. } => {
-                self.outcome = "rejected";
+                self.outcome = AuditOutcome::Rejected;
                 self.rejected_by = Some(by.to_string());
                 self.error = decision.rejection();
             }

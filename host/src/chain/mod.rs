@@ -19,6 +19,10 @@
 
 #[cfg(test)]
 mod tests;
+mod verdict;
+
+use verdict::fault_reason;
+pub use verdict::{MAX_REASON_BYTES, checked};
 
 use crate::sql::{Analysis, Catalog, SqlLimits};
 use serde::Serialize;
@@ -134,6 +138,7 @@ impl<P: Policy + ?Sized> Policy for std::sync::Arc<P> {
 
 /// What happened to a statement, in the words cases files and the `check_query` tool use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "runtime", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     /// Allowed unchanged.
@@ -201,6 +206,39 @@ pub enum StepVerdict {
     Rewrite(String),
     Reject(String),
     Fault(String),
+}
+
+impl StepVerdict {
+    /// Which of the four it is.
+    pub fn kind(&self) -> StepKind {
+        match self {
+            StepVerdict::Allow => StepKind::Allow,
+            StepVerdict::Rewrite(_) => StepKind::Rewrite,
+            StepVerdict::Reject(_) => StepKind::Reject,
+            StepVerdict::Fault(_) => StepKind::Fault,
+        }
+    }
+
+    /// The rewritten SQL, the reason, or the fault.
+    pub fn detail(&self) -> Option<&str> {
+        match self {
+            StepVerdict::Allow => None,
+            StepVerdict::Rewrite(detail)
+            | StepVerdict::Reject(detail)
+            | StepVerdict::Fault(detail) => Some(detail),
+        }
+    }
+}
+
+/// What one policy's step came to, without its detail (the audit log and `check_query` name it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "runtime", derive(schemars::JsonSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum StepKind {
+    Allow,
+    Rewrite,
+    Reject,
+    Fault,
 }
 
 /// The decision on one statement.
@@ -426,45 +464,4 @@ fn analyze(
         };
         (by, refusal.message)
     })
-}
-
-/// Longest reject reason kept; longer ones are cut.
-pub const MAX_REASON_BYTES: usize = 4096;
-
-/// A verdict as the chain accepts it: a rejection's reason without control characters (but
-/// newlines and tabs), trimmed, and cut at [`MAX_REASON_BYTES`] with `…`; an empty reason or a
-/// rewrite to empty SQL is a [`Fault::Malformed`].
-pub fn checked(verdict: Verdict) -> Result<Verdict, Fault> {
-    match verdict {
-        Verdict::Allow => Ok(Verdict::Allow),
-        Verdict::Rewrite(sql) if sql.trim().is_empty() => {
-            Err(Fault::Malformed("a rewrite to empty SQL".to_string()))
-        }
-        Verdict::Rewrite(sql) => Ok(Verdict::Rewrite(sql)),
-        Verdict::Reject(reason) => {
-            let reason: String = reason
-                .chars()
-                .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
-                .collect();
-            let reason = reason.trim();
-            if reason.is_empty() {
-                return Err(Fault::Malformed("a rejection without a reason".to_string()));
-            }
-            let mut end = reason.len().min(MAX_REASON_BYTES);
-            while !reason.is_char_boundary(end) {
-                end -= 1;
-            }
-            let suffix = if end < reason.len() { "…" } else { "" };
-            Ok(Verdict::Reject(format!("{}{suffix}", &reason[..end])))
-        }
-    }
-}
-
-fn fault_reason(fault: &Fault) -> String {
-    let advice = match fault {
-        Fault::Deadline(_) => "make the policy faster or raise `limits.policy_deadline_ms`",
-        Fault::Memory(_) => "make the policy use less memory or raise `limits.policy_memory_mib`",
-        Fault::Trap(_) | Fault::Malformed(_) => "fix the policy",
-    };
-    format!("the policy {fault}, so the statement is rejected; {advice}")
 }

@@ -6,7 +6,10 @@
 //! and is what the next policy sees; a policy fault rejects. The MCP tools, `querygate check` and
 //! `querygate eval` all call [`Pipeline::decide`]; nothing reaches the database by another road.
 
+mod served;
+
 pub use crate::chain::{Decision, Outcome, Rejector, Step, StepVerdict};
+pub use served::{DatabaseEntry, DecideError};
 
 use crate::chain::{self, Context, Evaluation, Policy};
 use crate::policy::{LoadedPolicy, Runtime};

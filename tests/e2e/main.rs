@@ -14,6 +14,7 @@ mod exhaustion;
 mod fuzz_smoke;
 mod guard;
 mod interop;
+mod messages;
 mod policy_faults;
 mod serve;
 mod teleport;

@@ -47,6 +47,23 @@ pub struct Config {
     /// How `teleport://` databases are reached through `tsh`.
     #[serde(default)]
     pub teleport: crate::teleport::TeleportSettings,
+    /// `[results]`: how answers are written for the model.
+    #[serde(default)]
+    pub results: Results,
+}
+
+/// `[results]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Results {
+    /// Fence `query` rows in the text content as data the model must not obey (default on).
+    pub fence: bool,
+}
+
+impl Default for Results {
+    fn default() -> Self {
+        Results { fence: true }
+    }
 }
 
 /// `[audit]`: where audit lines go.

@@ -34,6 +34,10 @@ pub struct ServeArgs {
     /// Serve a throwaway local PostgreSQL with sample data and the example policies.
     #[arg(long)]
     demo: bool,
+    /// Write `query` rows as plain JSON text, without the untrusted-data fence
+    /// (`[results] fence = false`).
+    #[arg(long)]
+    no_fence: bool,
 }
 
 pub fn run(args: &ServeArgs) -> anyhow::Result<Exit> {
@@ -110,6 +114,7 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<Exit> {
         databases,
         audit,
         teleport: config.teleport.clone(),
+        fence_results: config.results.fence && !args.no_fence,
     });
     let running = server
         .serve((

@@ -14,6 +14,7 @@
 //! Deciding (with the catalog cache) is the pipeline's ([`crate::pipeline::DatabaseEntry`]).
 
 mod error;
+pub mod fence;
 mod output;
 pub(crate) mod schema;
 mod server;
@@ -46,6 +47,8 @@ pub struct ServerState {
     pub audit: AuditLog,
     /// How tsh runs, and whether Teleport's tool names are served.
     pub teleport: TeleportSettings,
+    /// Fence `query` results in the text content as untrusted data ([`fence`]).
+    pub fence_results: bool,
 }
 
 /// The MCP server.

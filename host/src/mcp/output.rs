@@ -100,6 +100,8 @@ pub struct ColumnOutput {
 pub struct QueryAnswer {
     pub output: QueryOutput,
     pub rows_json: Vec<RowJson>,
+    /// Whether the text content is fenced as untrusted data ([`super::fence`]).
+    pub fenced: bool,
 }
 
 impl QueryAnswer {
@@ -163,7 +165,13 @@ impl IntoCallToolResult for QueryAnswer {
         let encode = |e: serde_json::Error| {
             ErrorData::internal_error(format!("could not write the answer as JSON: {e}"), None)
         };
-        let text = self.text().map_err(encode)?;
+        let mut text = self.text().map_err(encode)?;
+        if self.fenced {
+            let fence = super::fence::Fence::new().map_err(|e| {
+                ErrorData::internal_error(format!("no random marker for the results: {e}"), None)
+            })?;
+            text = fence.wrap(&self.output.database, &text);
+        }
         let structured = self.structured().map_err(encode)?;
         let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
         result.structured_content = Some(structured);

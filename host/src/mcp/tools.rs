@@ -195,6 +195,7 @@ impl QuerygateServer {
             record.row_count = Some(result.row_count);
             record.truncated = Some(result.truncated);
             Ok(QueryAnswer {
+                fenced: self.state.fence_results,
                 rows_json: result.rows_json,
                 output: QueryOutput {
                     database: entry.db.name().to_string(),

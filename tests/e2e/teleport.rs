@@ -177,6 +177,46 @@ async fn a_teleport_database_is_served_through_a_supervised_tsh_tunnel() {
     assert_eq!(out["row_count"], 100);
     assert_eq!(starts(&home).len(), 1, "the tunnel is reused between calls");
 
+    // The audit log says who is logged in to Teleport, asking `tsh status` once per login.
+    let status_runs = || {
+        std::fs::read_to_string(home.join("status.log"))
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    let identities = || -> Vec<(Value, Value)> {
+        audit_lines(&audit)
+            .iter()
+            .filter(|r| r["database"] == "hr")
+            .map(|r| (r["teleport_user"].clone(), r["teleport_roles"].clone()))
+            .collect()
+    };
+    assert_eq!(status_runs(), 1, "tsh status runs once per login");
+    let seen = identities();
+    assert_eq!(seen.len(), 2);
+    for identity in &seen {
+        assert_eq!(
+            identity,
+            &(json!("alice@example.com"), json!(["access"])),
+            "{seen:?}"
+        );
+    }
+    // A new login (tsh rewrites the profile) as someone else: asked again.
+    let mut state: Value = serde_json::from_str(
+        &std::fs::read_to_string(home.join("standin.json")).expect("standin.json"),
+    )
+    .expect("JSON");
+    state["user"] = json!("bob@example.com");
+    state["roles"] = json!(["access", "db-reader"]);
+    std::fs::write(home.join("standin.json"), state.to_string()).expect("write standin.json");
+    std::fs::write(home.join("current-profile"), "teleport.test").expect("log in again");
+    assert_eq!(count_employees(&client).await, json!(250));
+    assert_eq!(status_runs(), 2, "a new login is read again");
+    assert_eq!(
+        identities().last(),
+        Some(&(json!("bob@example.com"), json!(["access", "db-reader"])))
+    );
+
     // list_databases shows the URI; with teleport_offered, what `tsh db ls` lists.
     let listed = call(&client, "list_databases", json!({})).await;
     let out = structured(&listed);

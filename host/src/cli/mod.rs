@@ -1,6 +1,7 @@
 //! The `querygate` command line: one file per subcommand, an exit-code type, and the shared
 //! assembly of a policy chain from `--config` / `--policy`.
 
+mod audit;
 mod check;
 mod client_config;
 mod demo;
@@ -51,6 +52,8 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Write the entry that makes Claude Desktop, Cursor or VS Code start `querygate serve`.
     Config(client_config::ConfigArgs),
+    /// Work with the audit log: `audit verify FILE` checks its hash chain.
+    Audit(audit::AuditArgs),
 }
 
 /// Where the policy chain comes from.
@@ -134,6 +137,7 @@ pub fn main() -> Exit {
         Command::Serve(args) => serve::run(&args),
         Command::Demo(args) => demo::run(&args),
         Command::Config(args) => client_config::run(&args),
+        Command::Audit(args) => audit::run(&args),
     };
     match result {
         Ok(exit) => exit,

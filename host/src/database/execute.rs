@@ -134,7 +134,12 @@ impl Database {
             let Some(conn) = lease.conn() else {
                 return Err(super::internal(&self.name));
             };
-            let begin = begin_sql(self.timeout_ms, conn.checks_client, precondition);
+            let begin = begin_sql(
+                self.timeout_ms,
+                conn.checks_client,
+                &self.application_name_sql(),
+                precondition,
+            );
             let client = &conn.client;
             let trip = conn.trip.clone();
             let error = |e: &tokio_postgres::Error| match trip.get() {
@@ -210,11 +215,17 @@ struct Caps<'a> {
 
 /// `BEGIN READ ONLY`, the transaction's limits and querygate's own `precondition` (the
 /// catalog's freshness check), as one simple-protocol message.
-fn begin_sql(timeout_ms: u64, checks_client: bool, precondition: Option<&str>) -> String {
+fn begin_sql(
+    timeout_ms: u64,
+    checks_client: bool,
+    application_name: &str,
+    precondition: Option<&str>,
+) -> String {
     let mut sql = format!("BEGIN READ ONLY; SET LOCAL statement_timeout = {timeout_ms}");
     if checks_client {
         sql.push_str("; SET LOCAL client_connection_check_interval = 1000");
     }
+    sql.push_str(application_name);
     if let Some(precondition) = precondition {
         sql.push_str("; ");
         sql.push_str(precondition);

@@ -71,6 +71,9 @@ pub struct Database {
     pool: Pool,
     /// What is sent after every call on a connection before it is reused: see [`hygiene`].
     reset: std::sync::RwLock<hygiene::Reset>,
+    /// `; SET LOCAL application_name = 'querygate/<client>'` once the client is known
+    /// ([`Database::set_client`]), sent with every transaction's limits.
+    application_name: std::sync::RwLock<String>,
 }
 
 impl fmt::Debug for Database {
@@ -121,7 +124,46 @@ impl Database {
             max_bytes: config.max_bytes,
             pool: Pool::new(connector, config.pool_size),
             reset: std::sync::RwLock::new(hygiene::Reset::default()),
+            application_name: std::sync::RwLock::new(String::new()),
         })
+    }
+
+    /// Name the MCP client in the server's own views: every later transaction sets
+    /// `application_name` to `querygate/<client>` (printable ASCII, at most 63 bytes, as
+    /// PostgreSQL keeps it), so `pg_stat_activity` and pgaudit can be joined with querygate's
+    /// audit log.
+    pub fn set_client(&self, client: &str) {
+        let name: String = format!("querygate/{client}")
+            .chars()
+            .map(|c| {
+                if c.is_ascii_graphic() && c != '\'' && c != '\\' || c == ' ' {
+                    c
+                } else {
+                    '?'
+                }
+            })
+            .take(63)
+            .collect();
+        let sql = format!("; SET LOCAL application_name = '{name}'");
+        if *self
+            .application_name
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            != sql
+        {
+            *self
+                .application_name
+                .write()
+                .unwrap_or_else(|e| e.into_inner()) = sql;
+        }
+    }
+
+    /// The `SET LOCAL application_name` fragment, or nothing before the client is known.
+    fn application_name_sql(&self) -> String {
+        self.application_name
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn name(&self) -> &str {
@@ -271,6 +313,7 @@ impl Database {
                 timeout_sent: AtomicBool::new(false),
                 trip,
                 precondition,
+                application_name: self.application_name_sql(),
                 rollback: self.rollback_sql(),
                 observed: std::sync::Mutex::new(None),
             };
@@ -346,6 +389,8 @@ struct Session<'a> {
     timeout_sent: AtomicBool,
     trip: Arc<Trip>,
     precondition: Option<&'a str>,
+    /// [`Database::set_client`]'s fragment.
+    application_name: String,
     /// What ends the transaction ([`Database::rollback_sql`]).
     rollback: String,
     /// The snapshot the catalog's freshness check answered, when it ran.
@@ -359,6 +404,7 @@ impl Session<'_> {
         if self.checks_client {
             sql.push_str("; SET LOCAL client_connection_check_interval = 1000");
         }
+        sql.push_str(&self.application_name);
         if let Some(precondition) = self.precondition {
             sql.push_str("; ");
             sql.push_str(precondition);

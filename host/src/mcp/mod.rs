@@ -30,7 +30,7 @@ pub use output::*;
 use crate::audit::{AuditLog, AuditOutcome, AuditRecord};
 use crate::chain::Context;
 use crate::pipeline::Pipeline;
-use crate::teleport::TeleportSettings;
+use crate::teleport::{IdentityCache, TeleportSettings};
 use rmcp::RoleServer;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::service::RequestContext;
@@ -56,6 +56,8 @@ pub struct ServerState {
 pub struct QuerygateServer {
     state: Arc<ServerState>,
     tool_router: ToolRouter<Self>,
+    /// Who is logged in to Teleport, for the audit records of Teleport databases.
+    teleport_identity: Arc<IdentityCache>,
 }
 
 /// The client's name: from the handshake, or, for a client in 2026-07-28's discovery mode (no
@@ -82,6 +84,37 @@ impl QuerygateServer {
         QuerygateServer {
             state: Arc::new(state),
             tool_router,
+            teleport_identity: Arc::default(),
+        }
+    }
+
+    /// A new audit record for a call of `tool`: who asked (the OS user, the client's name and
+    /// version), nothing decided yet.
+    fn record(&self, request: &RequestContext<RoleServer>, tool: &str) -> AuditRecord {
+        let mut record = AuditRecord::new(&client_name(request), tool);
+        record.client_version = request
+            .client_info()
+            .map(|info| info.version)
+            .filter(|version| !version.is_empty());
+        record
+    }
+
+    /// The call is on `entry`: record the database, its user and, for a Teleport database,
+    /// who is logged in to Teleport; and name the client in the database's own views.
+    async fn on_entry(
+        &self,
+        record: &mut AuditRecord,
+        entry: &DatabaseEntry,
+        request: &RequestContext<RoleServer>,
+    ) {
+        record.database = Some(entry.db.name().to_string());
+        record.database_user = Some(entry.db.user().to_string());
+        entry.db.set_client(&client_name(request));
+        if entry.db.teleport().is_some()
+            && let Some(identity) = self.teleport_identity.get(&self.state.teleport).await
+        {
+            record.teleport_user = Some(identity.user);
+            record.teleport_roles = Some(identity.roles);
         }
     }
 

@@ -1,8 +1,7 @@
 //! The handler: server info, one argument check before the router, and the resources (each
 //! configured database, with its tables).
 
-use super::{QuerygateServer, RESOURCE_PREFIX, ToolError, client_name, schema};
-use crate::audit::AuditRecord;
+use super::{QuerygateServer, RESOURCE_PREFIX, ToolError, schema};
 use rmcp::model::{
     CallToolResponse, CallToolResult, ContentBlock, Implementation, ListResourcesResult,
     PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult,
@@ -40,7 +39,7 @@ impl ServerHandler for QuerygateServer {
             && let Some(message) = schema::argument_error(&tool.input_schema, arguments)
         {
             // Audited like any other call that failed.
-            let record = AuditRecord::new(&client_name(&context), &request.name);
+            let record = self.record(&context, &request.name);
             // `finish` hands the error back, or the audit log's own failure.
             let message = match self
                 .finish::<()>(record, Err(ToolError::Input(message.clone())))
@@ -86,11 +85,12 @@ impl ServerHandler for QuerygateServer {
         request: ReadResourceRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
-        let record = AuditRecord::new(&client_name(&context), "read_resource");
+        let mut record = self.record(&context, "read_resource");
         let result = async {
             let entry = self
                 .by_uri(&request.uri)
                 .ok_or_else(|| ToolError::Input(format!("unknown resource `{}`", request.uri)))?;
+            self.on_entry(&mut record, entry, &context).await;
             let tables = entry.db.list_tables(None).await?;
             let summary = serde_json::json!({
                 "database": entry.db.name(),

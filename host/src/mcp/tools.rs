@@ -1,7 +1,7 @@
 //! The tools: each a short adapter from its arguments to the pipeline and the database, and
 //! the shared road of the tools that run a statement.
 
-use super::{QuerygateServer, ToolError, client_name, ms, output::*};
+use super::{QuerygateServer, ToolError, ms, output::*};
 use crate::audit::{AuditOutcome, AuditRecord};
 use crate::chain::Decision;
 use crate::pipeline::{DatabaseEntry, Outcome};
@@ -59,8 +59,7 @@ impl QuerygateServer {
         record: &mut AuditRecord,
     ) -> Result<(&DatabaseEntry, Decision), ToolError> {
         let entry = self.entry(params.database.as_deref())?;
-        record.database = Some(entry.db.name().to_string());
-        record.database_user = Some(entry.db.user().to_string());
+        self.on_entry(record, entry, request).await;
         let decision = self
             .state
             .pipeline
@@ -155,10 +154,10 @@ impl QuerygateServer {
         database: Option<&str>,
         work: impl AsyncFnOnce(&DatabaseEntry) -> Result<T, ToolError>,
     ) -> Result<T, ToolError> {
-        let mut record = AuditRecord::new(&client_name(request), tool);
+        let mut record = self.record(request, tool);
         let result = async {
             let entry = self.entry(database)?;
-            record.database = Some(entry.db.name().to_string());
+            self.on_entry(&mut record, entry, request).await;
             work(entry).await
         }
         .await;
@@ -172,7 +171,7 @@ impl QuerygateServer {
         request: &RequestContext<RoleServer>,
         tool: &str,
     ) -> Result<QueryAnswer, ToolError> {
-        let mut record = AuditRecord::new(&client_name(request), tool);
+        let mut record = self.record(request, tool);
         let result = async {
             let (entry, analysis, rewritten_by, decided, (result, execute)) = self
                 .run_allowed(
@@ -235,7 +234,7 @@ impl QuerygateServer {
         Parameters(params): Parameters<ListDatabasesParams>,
         request: RequestContext<RoleServer>,
     ) -> Result<Json<DatabasesOutput>, ToolError> {
-        let record = AuditRecord::new(&client_name(&request), "list_databases");
+        let record = self.record(&request, "list_databases");
         let (teleport_offered, teleport_offered_error) = if params.teleport_offered {
             match self.teleport_offered().await {
                 Ok(offered) => (Some(offered), None),
@@ -260,7 +259,7 @@ impl QuerygateServer {
         &self,
         request: RequestContext<RoleServer>,
     ) -> Result<Json<DatabasesOutput>, ToolError> {
-        let record = AuditRecord::new(&client_name(&request), "teleport_list_databases");
+        let record = self.record(&request, "teleport_list_databases");
         let output = DatabasesOutput {
             databases: self.database_infos(),
             teleport_offered: None,
@@ -309,7 +308,7 @@ impl QuerygateServer {
         Parameters(params): Parameters<SqlParams>,
         request: RequestContext<RoleServer>,
     ) -> Result<Json<ExplainOutput>, ToolError> {
-        let mut record = AuditRecord::new(&client_name(&request), "explain");
+        let mut record = self.record(&request, "explain");
         let result = async {
             let (entry, analysis, rewritten_by, _, plan) = self
                 .run_allowed(
@@ -352,7 +351,7 @@ impl QuerygateServer {
         Parameters(params): Parameters<SqlParams>,
         request: RequestContext<RoleServer>,
     ) -> Result<Json<CheckOutput>, ToolError> {
-        let mut record = AuditRecord::new(&client_name(&request), "check_query");
+        let mut record = self.record(&request, "check_query");
         let result = async {
             let (entry, decision) = self
                 .decided_sql(&params, &request, "check_query", &mut record)

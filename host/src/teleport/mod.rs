@@ -16,9 +16,11 @@
 //! tool_names = true                 # also serve teleport_list_databases / teleport_postgres_query
 //! ```
 
+mod identity;
 mod tunnel;
 mod uri;
 
+pub use identity::{IdentityCache, TeleportIdentity};
 pub use tunnel::Tunnel;
 pub use uri::{SCHEME, TeleportUri};
 

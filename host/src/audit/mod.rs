@@ -4,6 +4,12 @@
 //! and the final SQL), what every policy decided (with the module's sha256 and its time), and
 //! how it ended (outcome, row count, truncation, error). Passwords never reach this module: it
 //! only sees names and SQL.
+//!
+//! The format is versioned (`v`, described by `docs/audit-v1.schema.json`), and each record
+//! carries the sha256 of the line before it (`prev`), so a deleted or edited line breaks the
+//! chain where it was ([`chain`], `querygate audit verify`).
+
+pub mod chain;
 
 use crate::chain::{Decision, Outcome, StepKind};
 use serde::Serialize;
@@ -11,9 +17,12 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::Mutex;
 
-/// Where audit lines go.
+/// The version of the record format (`v`).
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Where audit lines go, and the hash of the last line written there.
 pub struct AuditLog {
-    out: Mutex<Box<dyn Write + Send>>,
+    out: Mutex<(Box<dyn Write + Send>, String)>,
 }
 
 /// One policy's part in a decision.
@@ -27,11 +36,23 @@ pub struct PolicyRecord {
     pub micros: u64,
 }
 
-/// One audit line.
+/// One audit line (without its `prev`, which [`AuditLog::write`] adds).
 #[derive(Debug, Serialize)]
 pub struct AuditRecord {
+    /// [`FORMAT_VERSION`].
+    pub v: u32,
     pub time: String,
+    /// The operating-system user querygate runs as.
+    pub os_user: String,
+    /// The MCP client's name and version, from its handshake (or its request's metadata).
     pub client: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_version: Option<String>,
+    /// For a Teleport database: the Teleport user and roles of the active `tsh` login.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub teleport_user: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub teleport_roles: Option<Vec<String>>,
     pub tool: String,
     pub database: Option<String>,
     pub database_user: Option<String>,
@@ -69,8 +90,13 @@ impl AuditRecord {
     /// A record for `tool`, called by `client`, with nothing decided yet.
     pub fn new(client: &str, tool: &str) -> Self {
         AuditRecord {
+            v: FORMAT_VERSION,
             time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            os_user: os_user().to_string(),
             client: client.to_string(),
+            client_version: None,
+            teleport_user: None,
+            teleport_roles: None,
             tool: tool.to_string(),
             database: None,
             database_user: None,
@@ -113,35 +139,52 @@ impl AuditRecord {
     }
 }
 
+/// The operating-system user: `$USER`, else `$LOGNAME`, else `uid N`.
+fn os_user() -> &'static str {
+    static USER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    USER.get_or_init(|| {
+        ["USER", "LOGNAME"]
+            .iter()
+            .find_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()))
+            .unwrap_or_else(|| format!("uid {}", rustix::process::getuid().as_raw()))
+    })
+}
+
 impl AuditLog {
-    /// Audit to standard error.
+    /// Audit to standard error; the chain starts afresh.
     pub fn stderr() -> Self {
         AuditLog {
-            out: Mutex::new(Box::new(std::io::stderr())),
+            out: Mutex::new((Box::new(std::io::stderr()), chain::GENESIS.to_string())),
         }
     }
 
-    /// Audit to a file, appending; created if missing.
+    /// Audit to a file, appending (created if missing); the chain continues from its last line.
     pub fn file(path: &Path) -> std::io::Result<Self> {
-        let file = std::fs::OpenOptions::new()
+        let mut file = std::fs::OpenOptions::new()
             .create(true)
+            .read(true)
             .append(true)
             .open(path)?;
+        let last = chain::last_line_hash(&mut file)?;
         Ok(AuditLog {
-            out: Mutex::new(Box::new(file)),
+            out: Mutex::new((Box::new(file), last)),
         })
     }
 
-    /// Write one record and flush it. A failure to audit is returned so the caller can refuse
-    /// to answer rather than answer unaudited.
+    /// Write one record, chained to the line before it, and flush it. A failure to audit is
+    /// returned so the caller can refuse to answer rather than answer unaudited.
     pub fn write(&self, record: &AuditRecord) -> std::io::Result<()> {
-        let mut line = serde_json::to_vec(record)?;
-        line.push(b'\n');
         let mut out = self
             .out
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        out.write_all(&line)?;
-        out.flush()
+        let (sink, prev) = &mut *out;
+        let mut line = serde_json::to_vec(&chain::Chained { record, prev })?;
+        let hash = chain::hash(&line);
+        line.push(b'\n');
+        sink.write_all(&line)?;
+        sink.flush()?;
+        *prev = hash;
+        Ok(())
     }
 }

@@ -8,6 +8,7 @@ mod support;
 
 mod check_cli;
 mod client_config;
+mod client_config_database;
 mod corpus;
 mod database;
 mod exhaustion;

@@ -9,6 +9,7 @@ mod support;
 mod audit;
 mod check_cli;
 mod client_config;
+mod client_config_database;
 mod corpus;
 mod database;
 mod exhaustion;

@@ -490,7 +490,15 @@ async fn config_teleport_writes_a_drop_in_for_tsh_mcp_db_config_that_works() {
     );
     let written: Value =
         serde_json::from_str(&std::fs::read_to_string(&file).expect("read")).expect("JSON");
-    assert_eq!(written["mcpServers"]["teleport-databases"], tsh_entry);
+    // The URI moved: tsh's entry, left with no database, is gone, so no ungated path remains.
+    assert_eq!(written["mcpServers"].get("teleport-databases"), None);
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains(&format!(
+            "moved `{HR}` from `teleport-databases` (tsh mcp db start) to `querygate`"
+        )),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let entry = &written["mcpServers"]["querygate"];
     assert_eq!(
         entry["args"],

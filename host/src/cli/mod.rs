@@ -50,7 +50,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// A tour on a throwaway PostgreSQL with sample data and the example policies.
     Demo(demo::DemoArgs),
-    /// Write the entry that makes Claude Desktop, Cursor or VS Code start `querygate serve`.
+    /// Write the entry that makes Claude Desktop, Cursor, VS Code or Claude Code start
+    /// `querygate serve`, or (--check) report the ungated ways to PostgreSQL beside it.
     Config(client_config::ConfigArgs),
     /// Work with the audit log: `audit verify FILE` checks its hash chain.
     Audit(audit::AuditArgs),

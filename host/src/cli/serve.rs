@@ -21,6 +21,10 @@ pub struct ServeArgs {
     /// repeatable, added to those of --config.
     #[arg(long = "database", value_name = "NAME=URL|TELEPORT_URI")]
     databases: Vec<String>,
+    /// Read the password of database NAME from environment variable VARIABLE (the
+    /// `password_env` of a [[database]]); repeatable.
+    #[arg(long = "password-env", value_name = "NAME=VARIABLE")]
+    password_envs: Vec<String>,
     /// The tsh executable for teleport:// databases (default: `[teleport] tsh`, else `tsh`).
     #[arg(long, value_name = "PATH", env = "QUERYGATE_TSH")]
     tsh: Option<PathBuf>,
@@ -74,6 +78,9 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<Exit> {
     };
     for flag in &args.databases {
         config.databases.push(database_flag(flag)?);
+    }
+    for flag in &args.password_envs {
+        password_env_flag(&mut config.databases, flag)?;
     }
     if let Some(tsh) = &args.tsh {
         config.teleport.tsh = tsh.clone();
@@ -151,6 +158,25 @@ fn database_flag(flag: &str) -> anyhow::Result<DatabaseConfig> {
             format!("--database `{flag}` is neither NAME=URL nor a teleport:// URI")
         })?;
     Ok(DatabaseConfig::new(name, url))
+}
+
+/// `--password-env NAME=VARIABLE`: set the `password_env` of database NAME.
+fn password_env_flag(databases: &mut [DatabaseConfig], flag: &str) -> anyhow::Result<()> {
+    let (name, var) = flag
+        .split_once('=')
+        .filter(|(name, var)| !name.is_empty() && !var.is_empty())
+        .with_context(|| format!("--password-env `{flag}` is not NAME=VARIABLE"))?;
+    let database = databases
+        .iter_mut()
+        .find(|d| d.name == name)
+        .with_context(|| format!("--password-env `{flag}`: there is no database `{name}`"))?;
+    anyhow::ensure!(
+        database.password_env.is_none(),
+        "--password-env `{flag}`: database `{name}` already has password_env `{}`",
+        database.password_env.as_deref().unwrap_or_default()
+    );
+    database.password_env = Some(var.to_string());
+    Ok(())
 }
 
 async fn shutdown_signal() {

@@ -36,6 +36,7 @@ mod catalog;
 mod config;
 mod connect;
 mod conninfo;
+mod endpoint;
 mod error;
 mod execute;
 mod hygiene;
@@ -46,6 +47,7 @@ mod wire_limit;
 
 pub use catalog::{ColumnInfo, ForeignKey, TableDescription, TableInfo};
 pub use config::{DatabaseConfig, SslMode};
+pub use endpoint::Endpoint;
 pub use error::{DbError, ServerError};
 pub use execute::{QueryResult, ResultColumn, RowJson, Truncation};
 

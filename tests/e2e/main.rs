@@ -18,5 +18,6 @@ mod guard;
 mod interop;
 mod messages;
 mod policy_faults;
+mod reload;
 mod serve;
 mod teleport;

@@ -36,12 +36,22 @@ pub struct PolicyRecord {
     pub micros: u64,
 }
 
+/// One policy of a generation a reload put in service.
+#[derive(Debug, Serialize)]
+pub struct ChainRecord {
+    pub policy: String,
+    pub sha256: String,
+}
+
 /// One audit line (without its `prev`, which [`AuditLog::write`] adds).
 #[derive(Debug, Serialize)]
 pub struct AuditRecord {
     /// [`FORMAT_VERSION`].
     pub v: u32,
     pub time: String,
+    /// The configuration generation that served the call: 1 at start, one more per reload.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generation: Option<u64>,
     /// The operating-system user querygate runs as.
     pub os_user: String,
     /// The MCP client's name and version, from its handshake (or its request's metadata).
@@ -59,6 +69,9 @@ pub struct AuditRecord {
     pub sql: Option<String>,
     pub final_sql: Option<String>,
     pub policies: Vec<PolicyRecord>,
+    /// For a `reload` record: the policies, in order, of the generation now served.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chain: Option<Vec<ChainRecord>>,
     pub outcome: AuditOutcome,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rejected_by: Option<String>,
@@ -92,6 +105,7 @@ impl AuditRecord {
         AuditRecord {
             v: FORMAT_VERSION,
             time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            generation: None,
             os_user: os_user().to_string(),
             client: client.to_string(),
             client_version: None,
@@ -103,6 +117,7 @@ impl AuditRecord {
             sql: None,
             final_sql: None,
             policies: Vec::new(),
+            chain: None,
             outcome: AuditOutcome::Ok,
             rejected_by: None,
             row_count: None,

@@ -7,6 +7,7 @@ mod client_config;
 mod demo;
 mod eval;
 mod lossy;
+mod reload;
 mod serve;
 
 use crate::config::{Config, PolicyEntry};
@@ -58,7 +59,7 @@ enum Command {
 }
 
 /// Where the policy chain comes from.
-#[derive(Debug, Default, Args)]
+#[derive(Debug, Default, Clone, Args)]
 pub struct ChainArgs {
     /// Configuration file (policies, their config, limits).
     #[arg(long, short = 'c', value_name = "FILE")]
@@ -87,11 +88,15 @@ impl ChainArgs {
 
     /// As [`ChainArgs::load`], also returning the configuration.
     pub fn load_full(&self) -> anyhow::Result<(Pipeline, Catalog, Config)> {
-        let config = match &self.config {
+        self.load_with(self.read_config()?)
+    }
+
+    /// The configuration file as it is now (the defaults without `--config`).
+    pub fn read_config(&self) -> anyhow::Result<Config> {
+        Ok(match &self.config {
             Some(path) => Config::load(path)?,
             None => Config::default(),
-        };
-        self.load_with(config)
+        })
     }
 
     /// Compile the policies of `config` plus those of `--policy`, and read the schema.

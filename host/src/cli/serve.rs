@@ -2,15 +2,17 @@
 //! stderr (`QUERYGATE_LOG=info` for more), audit lines to the configured file or stderr.
 
 use super::demo::Demo;
-use super::{ChainArgs, Exit};
+use super::{ChainArgs, Exit, reload};
 use crate::audit::AuditLog;
-use crate::database::{Database, DatabaseConfig};
-use crate::mcp::{DatabaseEntry, QuerygateServer, ServerState};
+use crate::config::Config;
+use crate::database::DatabaseConfig;
+use crate::mcp::QuerygateServer;
 use crate::teleport::TeleportUri;
 use anyhow::Context as _;
 use clap::Args;
 use rmcp::ServiceExt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -42,6 +44,9 @@ pub struct ServeArgs {
     /// (`[results] fence = false`).
     #[arg(long)]
     no_fence: bool,
+    /// Do not watch the configuration and policy files for changes (SIGHUP still reloads).
+    #[arg(long)]
+    no_watch: bool,
 }
 
 pub fn run(args: &ServeArgs) -> anyhow::Result<Exit> {
@@ -66,16 +71,105 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<Exit> {
     } else {
         None
     };
-    let (pipeline, _catalog, mut config) = match &demo {
+    let demo_config = match &demo {
         Some(demo) => {
             anyhow::ensure!(
                 !args.chain.has_config(),
                 "--demo brings its own configuration: drop --config"
             );
-            args.chain.load_with(demo.config()?)?
+            Some(demo.config()?)
         }
-        None => args.chain.load_full()?,
+        None => None,
     };
+    let config = assemble(args, demo_config)?;
+    let audit = Arc::new(
+        match args.audit_log.as_ref().or(config.audit.path.as_ref()) {
+            Some(path) => AuditLog::file(path)
+                .with_context(|| format!("cannot open the audit log `{}`", path.display()))?,
+            None => AuditLog::stderr(),
+        },
+    );
+    let fence = !args.no_fence;
+    let state = reload::build(&args.chain, config, None, audit.clone(), fence)?;
+    tracing::info!(
+        databases = state.databases.len(),
+        policies = state.pipeline.policies().count(),
+        "serving MCP over stdio"
+    );
+    let server = QuerygateServer::new(state);
+    let running = server
+        .clone()
+        .serve((
+            super::lossy::LossyUtf8::new(tokio::io::stdin()),
+            tokio::io::stdout(),
+        ))
+        .await
+        .context("the MCP handshake failed")?;
+    // A configuration file is watched, and SIGHUP reloads it too (not for the demo's own).
+    let reloading = match (&args.chain.config, args.no_watch) {
+        (Some(_), watch) if demo.is_none() => Some(tokio::spawn(reload::run(
+            server.clone(),
+            reload::Source {
+                args: ReloadArgs::of(args),
+                audit,
+                fence,
+            },
+            !watch,
+        ))),
+        _ => None,
+    };
+    tokio::select! {
+        result = running.waiting() => {
+            result.context("the MCP session failed")?;
+        }
+        _ = shutdown_signal() => {
+            tracing::info!("shutting down on signal");
+        }
+    }
+    if let Some(reloading) = reloading {
+        reloading.abort();
+    }
+    for entry in &server.current().databases {
+        if let Some(tunnel) = entry.db.teleport() {
+            tunnel.stop().await;
+        }
+    }
+    drop(demo);
+    Ok(Exit::Success)
+}
+
+/// What a reload needs of the command line: everything but the demo.
+#[derive(Debug, Clone)]
+pub(super) struct ReloadArgs {
+    pub chain: ChainArgs,
+    databases: Vec<String>,
+    password_envs: Vec<String>,
+    tsh: Option<PathBuf>,
+    teleport_tools: bool,
+}
+
+impl ReloadArgs {
+    fn of(args: &ServeArgs) -> ReloadArgs {
+        ReloadArgs {
+            chain: args.chain.clone(),
+            databases: args.databases.clone(),
+            password_envs: args.password_envs.clone(),
+            tsh: args.tsh.clone(),
+            teleport_tools: args.teleport_tools,
+        }
+    }
+}
+
+/// The configuration `serve` runs with: the file (or the demo's), then the flags.
+fn assemble(args: &ServeArgs, demo: Option<Config>) -> anyhow::Result<Config> {
+    let config = match demo {
+        Some(config) => config,
+        None => args.chain.read_config()?,
+    };
+    assemble_with(&ReloadArgs::of(args), config)
+}
+
+pub(super) fn assemble_with(args: &ReloadArgs, mut config: Config) -> anyhow::Result<Config> {
     for flag in &args.databases {
         config.databases.push(database_flag(flag)?);
     }
@@ -89,60 +183,11 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<Exit> {
     config
         .check()
         .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
-    let audit = match args.audit_log.as_ref().or(config.audit.path.as_ref()) {
-        Some(path) => AuditLog::file(path)
-            .with_context(|| format!("cannot open the audit log `{}`", path.display()))?,
-        None => AuditLog::stderr(),
-    };
-    let databases = config
-        .databases
-        .into_iter()
-        .map(|c| {
-            Database::open(c, &config.teleport)
-                .map(|db| DatabaseEntry::new(db).with_guard(config.guard.clone()))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let tunnels: Vec<_> = databases
-        .iter()
-        .filter_map(|d| d.db.teleport().cloned())
-        .collect();
-    if databases.is_empty() {
-        anyhow::bail!(
-            "no database to serve: add a [[database]] to the config, pass --database NAME=URL, or try --demo"
-        );
-    }
-    tracing::info!(
-        databases = databases.len(),
-        policies = pipeline.policies().count(),
-        "serving MCP over stdio"
+    anyhow::ensure!(
+        !config.databases.is_empty(),
+        "no database to serve: add a [[database]] to the config, pass --database NAME=URL, or try --demo"
     );
-    let server = QuerygateServer::new(ServerState {
-        pipeline,
-        databases,
-        audit,
-        teleport: config.teleport.clone(),
-        fence_results: config.results.fence && !args.no_fence,
-    });
-    let running = server
-        .serve((
-            super::lossy::LossyUtf8::new(tokio::io::stdin()),
-            tokio::io::stdout(),
-        ))
-        .await
-        .context("the MCP handshake failed")?;
-    tokio::select! {
-        result = running.waiting() => {
-            result.context("the MCP session failed")?;
-        }
-        _ = shutdown_signal() => {
-            tracing::info!("shutting down on signal");
-        }
-    }
-    for tunnel in tunnels {
-        tunnel.stop().await;
-    }
-    drop(demo);
-    Ok(Exit::Success)
+    Ok(config)
 }
 
 /// `--database NAME=URL`, or a bare Teleport URI named after its database.

@@ -31,6 +31,7 @@ use crate::audit::{AuditLog, AuditOutcome, AuditRecord};
 use crate::chain::Context;
 use crate::pipeline::Pipeline;
 use crate::teleport::{IdentityCache, TeleportSettings};
+use arc_swap::ArcSwap;
 use rmcp::RoleServer;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::service::RequestContext;
@@ -40,11 +41,16 @@ use std::time::Duration;
 /// The URI of a plain database's resource is this and its name.
 const RESOURCE_PREFIX: &str = "querygate://databases/";
 
-/// Shared state of the server.
+/// What the server serves: one generation of the configuration. A reload builds the next one
+/// and swaps it in ([`QuerygateServer::swap`]); a call in flight finishes on the generation it
+/// started with.
 pub struct ServerState {
+    /// 1 for the configuration the server started with, then one more per successful reload.
+    pub generation: u64,
     pub pipeline: Pipeline,
-    pub databases: Vec<DatabaseEntry>,
-    pub audit: AuditLog,
+    pub databases: Vec<Arc<DatabaseEntry>>,
+    /// Shared by every generation: the log outlives reloads.
+    pub audit: Arc<AuditLog>,
     /// How tsh runs, and whether Teleport's tool names are served.
     pub teleport: TeleportSettings,
     /// Fence `query` results in the text content as untrusted data ([`fence`]).
@@ -54,6 +60,10 @@ pub struct ServerState {
 /// The MCP server.
 #[derive(Clone)]
 pub struct QuerygateServer {
+    /// The generation being served; swapped by a reload.
+    current: Arc<ArcSwap<ServerState>>,
+    /// The generation this handle serves: each request works on a handle pinned to the current
+    /// generation when it arrived ([`QuerygateServer::pinned`]).
     state: Arc<ServerState>,
     tool_router: ToolRouter<Self>,
     /// Who is logged in to Teleport, for the audit records of Teleport databases.
@@ -81,10 +91,31 @@ impl QuerygateServer {
             tool_router.remove_route("teleport_list_databases");
             tool_router.remove_route("teleport_postgres_query");
         }
+        let state = Arc::new(state);
         QuerygateServer {
-            state: Arc::new(state),
+            current: Arc::new(ArcSwap::new(state.clone())),
+            state,
             tool_router,
             teleport_identity: Arc::default(),
+        }
+    }
+
+    /// Serve `next` from the next request on; calls in flight finish on their generation.
+    /// Returns the generation it replaces.
+    pub fn swap(&self, next: ServerState) -> Arc<ServerState> {
+        self.current.swap(Arc::new(next))
+    }
+
+    /// The generation being served now.
+    pub fn current(&self) -> Arc<ServerState> {
+        self.current.load_full()
+    }
+
+    /// This handle, pinned to the generation being served now.
+    fn pinned(&self) -> QuerygateServer {
+        QuerygateServer {
+            state: self.current.load_full(),
+            ..self.clone()
         }
     }
 
@@ -92,6 +123,7 @@ impl QuerygateServer {
     /// version), nothing decided yet.
     fn record(&self, request: &RequestContext<RoleServer>, tool: &str) -> AuditRecord {
         let mut record = AuditRecord::new(&client_name(request), tool);
+        record.generation = Some(self.state.generation);
         record.client_version = request
             .client_info()
             .map(|info| info.version)
@@ -133,6 +165,7 @@ impl QuerygateServer {
             Some(name) => databases
                 .iter()
                 .find(|d| d.db.name() == name)
+                .map(|d| d.as_ref())
                 .or_else(|| self.by_uri(name))
                 .ok_or_else(|| {
                     ToolError::Input(format!(
@@ -140,7 +173,7 @@ impl QuerygateServer {
                         names()
                     ))
                 }),
-            None if databases.len() == 1 => Ok(&databases[0]),
+            None if databases.len() == 1 => Ok(databases[0].as_ref()),
             None if databases.is_empty() => Err(ToolError::Input(
                 "no database is configured: add a [[database]] to the config or pass --database \
                  NAME=URL"
@@ -158,11 +191,15 @@ impl QuerygateServer {
     fn by_uri(&self, uri: &str) -> Option<&DatabaseEntry> {
         let databases = &self.state.databases;
         if let Some(name) = uri.strip_prefix(RESOURCE_PREFIX) {
-            return databases.iter().find(|d| d.db.name() == name);
+            return databases
+                .iter()
+                .find(|d| d.db.name() == name)
+                .map(|d| d.as_ref());
         }
         databases
             .iter()
             .find(|d| d.db.teleport().is_some_and(|t| t.uri().is_named_by(uri)))
+            .map(|d| d.as_ref())
     }
 
     /// What policies see of a call on `entry`.

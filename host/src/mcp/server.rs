@@ -34,14 +34,17 @@ impl ServerHandler for QuerygateServer {
         request: rmcp::model::CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
+        // The whole call works on the generation being served now, even if a reload swaps in
+        // another before it ends.
+        let this = &self.pinned();
         if let (Some(tool), Some(arguments)) =
             (self.tool_router.get(&request.name), &request.arguments)
             && let Some(message) = schema::argument_error(&tool.input_schema, arguments)
         {
             // Audited like any other call that failed.
-            let record = self.record(&context, &request.name);
+            let record = this.record(&context, &request.name);
             // `finish` hands the error back, or the audit log's own failure.
-            let message = match self
+            let message = match this
                 .finish::<()>(record, Err(ToolError::Input(message.clone())))
                 .await
             {
@@ -50,8 +53,8 @@ impl ServerHandler for QuerygateServer {
             };
             return Ok(CallToolResult::error(vec![ContentBlock::text(message)]).into());
         }
-        let call = rmcp::handler::server::tool::ToolCallContext::new(self, request, context);
-        self.tool_router.call(call).await
+        let call = rmcp::handler::server::tool::ToolCallContext::new(this, request, context);
+        this.tool_router.call(call).await
     }
 
     async fn list_resources(
@@ -60,7 +63,7 @@ impl ServerHandler for QuerygateServer {
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
         let resources = self
-            .state
+            .current()
             .databases
             .iter()
             .map(|d| {
@@ -85,12 +88,13 @@ impl ServerHandler for QuerygateServer {
         request: ReadResourceRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
-        let mut record = self.record(&context, "read_resource");
+        let this = &self.pinned();
+        let mut record = this.record(&context, "read_resource");
         let result = async {
-            let entry = self
+            let entry = this
                 .by_uri(&request.uri)
                 .ok_or_else(|| ToolError::Input(format!("unknown resource `{}`", request.uri)))?;
-            self.on_entry(&mut record, entry, &context).await;
+            this.on_entry(&mut record, entry, &context).await;
             let tables = entry.db.list_tables(None).await?;
             let summary = serde_json::json!({
                 "database": entry.db.name(),
@@ -104,7 +108,7 @@ impl ServerHandler for QuerygateServer {
             )]))
         }
         .await;
-        match self.finish(record, result).await {
+        match this.finish(record, result).await {
             Ok(result) => Ok(result.into()),
             Err(error) => Err(ErrorData::resource_not_found(error.to_string(), None)),
         }

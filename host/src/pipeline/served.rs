@@ -15,6 +15,9 @@ pub struct DatabaseEntry {
     pub db: Database,
     catalog: RwLock<Option<(Arc<Catalog>, Instant)>>,
     guard: crate::sql::GuardSettings,
+    /// The `[[database]]` it was opened from, when it came from a configuration: a reload
+    /// carries the entry over (pool, cached catalog) when it is unchanged.
+    pub source: Option<crate::database::DatabaseConfig>,
     /// A later snapshot at which the database found the cached catalog unchanged, with that
     /// catalog's key: see [`DatabaseEntry::stamp`].
     observed: std::sync::Mutex<Option<(String, String)>>,
@@ -26,6 +29,7 @@ impl DatabaseEntry {
             db,
             catalog: RwLock::new(None),
             guard: crate::sql::GuardSettings::default(),
+            source: None,
             observed: std::sync::Mutex::new(None),
         }
     }
@@ -34,6 +38,17 @@ impl DatabaseEntry {
     pub fn with_guard(mut self, guard: crate::sql::GuardSettings) -> Self {
         self.guard = guard;
         self
+    }
+
+    /// Remember the `[[database]]` this entry was opened from.
+    pub fn with_source(mut self, source: crate::database::DatabaseConfig) -> Self {
+        self.source = Some(source);
+        self
+    }
+
+    /// What the guard trusts on this database.
+    pub fn guard(&self) -> &crate::sql::GuardSettings {
+        &self.guard
     }
 
     /// Forget the catalog: the database says it changed.

@@ -30,7 +30,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 /// `[teleport]`: how querygate runs `tsh`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TeleportSettings {
     /// The `tsh` executable; default `tsh`, looked up on PATH.

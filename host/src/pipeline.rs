@@ -1,7 +1,7 @@
 //! The one path every statement takes, from raw text to the SQL that may run.
 //!
 //! raw-text limits → parse → exactly one statement → built-in guard, while PostgreSQL's
-//! grammar reads the same text on another thread and must agree ([`grammar`]) → each policy
+//! grammar reads the same text on another thread and must agree ([`sql::analyze`]) → each policy
 //! in order → PostgreSQL's grammar reads the SQL that will
 //! run as the same single read-only statement. A rewrite is analysed again from scratch (both
 //! parsers, guard, facts) and is what the next policy sees; a policy fault rejects. A statement
@@ -9,9 +9,8 @@
 //! policies without a sqlparser syntax tree (`ast_json` empty). The MCP tools, `querygate check` and `querygate eval` all call
 //! [`Pipeline::decide`]; nothing reaches the database by another road.
 
-use crate::grammar;
 use crate::policy::{Context, Evaluation, Fault, LoadedPolicy, LogLine, Runtime, Verdict};
-use crate::sql::{Analysis, Catalog, SqlLimits};
+use crate::sql::{self, Analysis, Catalog, SqlLimits};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -281,9 +280,9 @@ impl Pipeline {
         }
     }
 
-    /// Both parsers on one text: see [`grammar::analyze`].
+    /// Both parsers on one text: see [`sql::analyze`].
     fn analyze(&self, sql: &str, catalog: &Catalog) -> Result<Analysis, (Rejector, String)> {
-        grammar::analyze(sql, catalog, &self.sql_limits).map_err(|refusal| {
+        sql::analyze(sql, catalog, &self.sql_limits).map_err(|refusal| {
             let by = if refusal.class == "guard" {
                 Rejector::Guard
             } else {

@@ -10,7 +10,7 @@
 //! [`Pipeline::decide`]; nothing reaches the database by another road.
 
 use crate::policy::{Context, Evaluation, Fault, LoadedPolicy, LogLine, Runtime, Verdict};
-use crate::sql::{self, Analysis, Catalog, SqlLimits};
+use crate::sql::{self, Analysis, Catalog, Refusal, RefusalClass, SqlLimits};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -33,6 +33,15 @@ pub enum Rejector {
     Guard,
     /// A policy, by name (its verdict, or its fault, or its rewrite failing analysis).
     Policy(String),
+}
+
+impl From<RefusalClass> for Rejector {
+    fn from(class: RefusalClass) -> Self {
+        match class {
+            RefusalClass::Parse => Rejector::Parse,
+            RefusalClass::Guard => Rejector::Guard,
+        }
+    }
 }
 
 impl std::fmt::Display for Rejector {
@@ -206,15 +215,16 @@ impl Pipeline {
     ) -> Outcome {
         let mut analysis = match self.analyze(sql, catalog) {
             Ok(analysis) => analysis,
-            Err((by, reason)) => {
+            Err(refusal) => {
                 // A function the catalog does not know may have been created since it was
                 // loaded: say so, and the server reloads and decides again.
-                if let Some(at) = reason.find(crate::sql::UNKNOWN_FUNCTION) {
-                    let name = &reason[at + crate::sql::UNKNOWN_FUNCTION.len()..];
-                    let name = name.split('`').next().unwrap_or_default();
+                if let Some(name) = &refusal.unknown_function {
                     unknown_relations.push(format!("function {name}"));
                 }
-                return Outcome::Rejected { by, reason };
+                return Outcome::Rejected {
+                    by: refusal.class.into(),
+                    reason: refusal.message,
+                };
             }
         };
         unknown_relations.extend(analysis.relations.iter().filter(|r| !r.known).map(|r| {
@@ -266,9 +276,10 @@ impl Pipeline {
                         }
                         analysis = new;
                     }
-                    Err((_, error)) => {
+                    Err(refusal) => {
                         return reject(format!(
-                            "its rewrite was refused ({error}); fix the policy"
+                            "its rewrite was refused ({}); fix the policy",
+                            refusal.message
                         ));
                     }
                 },
@@ -281,15 +292,8 @@ impl Pipeline {
     }
 
     /// Both parsers on one text: see [`sql::analyze`].
-    fn analyze(&self, sql: &str, catalog: &Catalog) -> Result<Analysis, (Rejector, String)> {
-        sql::analyze(sql, catalog, &self.sql_limits).map_err(|refusal| {
-            let by = if refusal.class == "guard" {
-                Rejector::Guard
-            } else {
-                Rejector::Parse
-            };
-            (by, refusal.message)
-        })
+    fn analyze(&self, sql: &str, catalog: &Catalog) -> Result<Analysis, Refusal> {
+        sql::analyze(sql, catalog, &self.sql_limits)
     }
 }
 

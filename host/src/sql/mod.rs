@@ -29,7 +29,8 @@ mod schema_file;
 pub use catalog::{Catalog, Column, GuardSettings, Origin, Reach, Source};
 pub use facts::{ColumnRef, FunctionCall, Relation};
 pub use functions::{AUDITED_VERSIONS, is_builtin_function as is_audited_builtin};
-pub use reach::UNKNOWN_FUNCTION;
+pub use reach::ReachRefusal;
+pub use schema_file::SchemaError;
 
 use serde::Serialize;
 
@@ -111,27 +112,55 @@ pub enum SqlError {
     NotOneStatement { count: usize },
     #[error("refused by the read-only guard: {reason}")]
     Guard { reason: String },
-    #[error("invalid schema file: {message}")]
-    Schema { message: String },
 }
 
 impl SqlError {
-    /// A short stable name for the class of error, used in reports and the audit log.
-    pub fn class(&self) -> &'static str {
+    /// Which class of refusal this is.
+    pub fn class(&self) -> RefusalClass {
         match self {
-            SqlError::Guard { .. } => "guard",
-            SqlError::Schema { .. } => "schema",
-            _ => "parse",
+            SqlError::Guard { .. } => RefusalClass::Guard,
+            _ => RefusalClass::Parse,
         }
+    }
+}
+
+/// What kind of refusal a [`Refusal`] is: who stopped the statement before any policy saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RefusalClass {
+    /// The text cannot be read as one statement: unparseable, empty, too large, nested too
+    /// deeply, several statements.
+    Parse,
+    /// The built-in read-only guard: the statement is not read-only, or reaches something that
+    /// is not known to be free of side effects.
+    Guard,
+}
+
+impl RefusalClass {
+    /// The short stable name used in reports and the audit log: `parse` or `guard`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefusalClass::Parse => "parse",
+            RefusalClass::Guard => "guard",
+        }
+    }
+}
+
+impl std::fmt::Display for RefusalClass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
 /// Why [`analyze`] refused a statement.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
-    /// `parse` (unreadable, empty, too large, several statements) or `guard` (not read-only).
-    pub class: &'static str,
+    pub class: RefusalClass,
+    /// What to tell the user.
     pub message: String,
+    /// The function the catalog does not know, when the guard refused the statement for that
+    /// (`schema.name`, or `name` as written): it may have been created since the catalog was
+    /// loaded, so a server reloads its catalog and decides again.
+    pub unknown_function: Option<String>,
 }
 
 impl From<SqlError> for Refusal {
@@ -139,6 +168,26 @@ impl From<SqlError> for Refusal {
         Refusal {
             class: error.class(),
             message: error.to_string(),
+            unknown_function: None,
+        }
+    }
+}
+
+#[cfg(feature = "grammar")]
+impl From<postgres::PgRefusal> for Refusal {
+    /// PostgreSQL's grammar does not accept what querygate's parser read, or is the only one
+    /// that can read it: the guard refuses it, whatever PostgreSQL objects to.
+    fn from(refusal: postgres::PgRefusal) -> Self {
+        let unknown_function = match &refusal {
+            postgres::PgRefusal::Refused {
+                unknown_function, ..
+            } => unknown_function.clone(),
+            postgres::PgRefusal::Unparseable(_) => None,
+        };
+        Refusal {
+            class: RefusalClass::Guard,
+            message: format!("refused by the read-only guard: {refusal}"),
+            unknown_function,
         }
     }
 }
@@ -186,23 +235,20 @@ fn read_checked_text(
     catalog: &Catalog,
     limits: &SqlLimits,
 ) -> Result<Analysis, Refusal> {
-    let guard = |reason: String| Refusal {
-        class: "guard",
-        message: format!("refused by the read-only guard: {reason}"),
-    };
+    use postgres::PgRefusal;
     let (ours, pg) = side_by_side(
         || canonical::analyze_checked_text(sql, catalog, limits),
         || postgres::check(sql, catalog),
     );
     match ours {
         Ok(analysis) => {
-            let pg = pg.map_err(guard)?;
+            let pg = pg?;
             if pg.kind != analysis.kind {
-                return Err(guard(format!(
+                return Err(Refusal::from(PgRefusal::from(format!(
                     "querygate's parser reads a {:?} statement, PostgreSQL's grammar a {:?} one; \
                      write it more plainly",
                     analysis.kind, pg.kind
-                )));
+                ))));
             }
             if analysis.sql == pg.text || postgres::reads_as(&analysis.sql, &pg.tree()) {
                 Ok(analysis)
@@ -212,13 +258,9 @@ fn read_checked_text(
         }
         Err(SqlError::Parse { message }) => match pg {
             Ok(pg) => Ok(postgres_only(pg)),
-            Err(reason) if reason.starts_with("PostgreSQL's grammar cannot parse") => {
-                Err(Refusal {
-                    class: "parse",
-                    message: format!("could not parse SQL: {message}"),
-                })
-            }
-            Err(reason) => Err(guard(reason)),
+            // Neither parser can read it: sqlparser's message says where.
+            Err(PgRefusal::Unparseable(_)) => Err(SqlError::Parse { message }.into()),
+            Err(refused) => Err(refused.into()),
         },
         Err(error) => Err(error.into()),
     }

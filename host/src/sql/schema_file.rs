@@ -4,7 +4,6 @@
 //! ([`super::postgres`]); everything else in such a file (SET, ALTER, sequences, comments) is
 //! skipped.
 
-use super::SqlError;
 use super::catalog::{Catalog, Column, Source};
 use super::names::{fold, idents};
 use sqlparser::ast::{CreateTable, Statement};
@@ -13,24 +12,31 @@ use sqlparser::keywords::Keyword;
 use sqlparser::parser::Parser;
 use sqlparser::tokenizer::{Token, Tokenizer};
 
+/// Why a schema file cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid schema file: {message}")]
+pub struct SchemaError {
+    pub message: String,
+}
+
 impl Catalog {
     /// Read `CREATE TABLE`, `CREATE FUNCTION`, `CREATE VIEW`, `CREATE OPERATOR` and
     /// `CREATE EXTENSION` statements from a schema dump.
-    pub fn from_schema_sql(text: &str) -> Result<Catalog, SqlError> {
+    pub fn from_schema_sql(text: &str) -> Result<Catalog, SchemaError> {
         let mut catalog = Catalog::default();
         catalog.set_source(Source::SchemaFile);
         for (line, chunk) in statements(text)? {
             if !is_create_table(&chunk) {
                 #[cfg(feature = "grammar")]
                 super::postgres::read_schema_statement(&chunk, &mut catalog).map_err(
-                    |message| SqlError::Schema {
+                    |message| SchemaError {
                         message: format!("statement starting at line {line}: {message}"),
                     },
                 )?;
                 continue;
             }
             let parsed =
-                Parser::parse_sql(&PostgreSqlDialect {}, &chunk).map_err(|e| SqlError::Schema {
+                Parser::parse_sql(&PostgreSqlDialect {}, &chunk).map_err(|e| SchemaError {
                     message: format!("CREATE TABLE starting at line {line}: {e}"),
                 })?;
             for statement in parsed {
@@ -55,10 +61,10 @@ impl Catalog {
 
 /// Split a script into statements with sqlparser's tokenizer (so quotes, dollar quotes and
 /// comments are respected), each with the line it starts on.
-fn statements(text: &str) -> Result<Vec<(u64, String)>, SqlError> {
+fn statements(text: &str) -> Result<Vec<(u64, String)>, SchemaError> {
     let tokens = Tokenizer::new(&PostgreSqlDialect {}, text)
         .tokenize_with_location()
-        .map_err(|e| SqlError::Schema {
+        .map_err(|e| SchemaError {
             message: e.to_string(),
         })?;
     let mut out = Vec::new();

@@ -77,7 +77,7 @@ impl std::fmt::Display for Refusal {
 pub fn analyze(sql: &str, catalog: &Catalog) -> Result<Statement, Refusal> {
     let analysis =
         sql::analyze(sql, catalog, &SqlLimits::default()).map_err(|refusal| Refusal {
-            class: refusal.class.to_owned(),
+            class: refusal.class.to_string(),
             message: refusal.message,
         })?;
     Ok(Statement {

@@ -29,7 +29,7 @@ mod walk;
 pub use ffi::{parse_json, pg_stack_for};
 pub(crate) use schema::read_schema_statement;
 
-use crate::sql::{Catalog, ColumnRef, FunctionCall, Relation, StatementKind};
+use crate::sql::{Catalog, ColumnRef, FunctionCall, ReachRefusal, Relation, StatementKind};
 use tree::Json as Value;
 use walk::Walk;
 
@@ -58,10 +58,51 @@ impl PgStatement {
     }
 }
 
+/// Why PostgreSQL's grammar does not accept a text as one read-only statement.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PgRefusal {
+    /// The grammar cannot parse it (the message is libpg_query's).
+    #[error("PostgreSQL's grammar cannot parse it: {0}")]
+    Unparseable(String),
+    /// It parses, but what PostgreSQL's tree shows is not a read-only statement the guard
+    /// accepts.
+    #[error("{reason}")]
+    Refused {
+        reason: String,
+        /// The function the catalog does not know, when that is the reason: it may have been
+        /// created since the catalog was loaded.
+        unknown_function: Option<String>,
+    },
+}
+
+impl From<String> for PgRefusal {
+    fn from(reason: String) -> Self {
+        PgRefusal::Refused {
+            reason,
+            unknown_function: None,
+        }
+    }
+}
+
+impl From<&str> for PgRefusal {
+    fn from(reason: &str) -> Self {
+        reason.to_string().into()
+    }
+}
+
+impl From<ReachRefusal> for PgRefusal {
+    fn from(refusal: ReachRefusal) -> Self {
+        PgRefusal::Refused {
+            reason: refusal.message,
+            unknown_function: refusal.unknown_function,
+        }
+    }
+}
+
 /// Parse `sql` with PostgreSQL's grammar and check it is one read-only statement.
 /// The error says what PostgreSQL's grammar sees that makes it unacceptable.
-pub fn check(sql: &str, catalog: &Catalog) -> Result<PgStatement, String> {
-    let json = parse_json(sql).map_err(|e| format!("PostgreSQL's grammar cannot parse it: {e}"))?;
+pub fn check(sql: &str, catalog: &Catalog) -> Result<PgStatement, PgRefusal> {
+    let json = parse_json(sql).map_err(PgRefusal::Unparseable)?;
     let tree: Value = serde_json::from_str(&json).map_err(|e| {
         if e.to_string().contains("recursion limit") {
             // serde_json stops at 128 levels, which keeps the walks below on a bounded stack.
@@ -78,10 +119,10 @@ pub fn check(sql: &str, catalog: &Catalog) -> Result<PgStatement, String> {
         .and_then(Value::as_array)
         .unwrap_or_default();
     if stmts.len() != 1 {
-        return Err(format!(
+        return Err(PgRefusal::from(format!(
             "PostgreSQL's grammar reads {} statements here: send exactly one",
             stmts.len()
-        ));
+        )));
     }
     let raw = &stmts[0];
     let position = |key: &str| raw.get(key).and_then(Value::as_i64).unwrap_or(0);
@@ -103,7 +144,7 @@ pub fn check(sql: &str, catalog: &Catalog) -> Result<PgStatement, String> {
             });
             if analyze {
                 return Err(
-                    "EXPLAIN ANALYZE runs the statement: send EXPLAIN without ANALYZE".to_string(),
+                    "EXPLAIN ANALYZE runs the statement: send EXPLAIN without ANALYZE".into(),
                 );
             }
             let inner = top
@@ -112,18 +153,18 @@ pub fn check(sql: &str, catalog: &Catalog) -> Result<PgStatement, String> {
                 .and_then(Value::first_member)
                 .map(|(key, _)| key);
             if inner != Some("SelectStmt") {
-                return Err(format!(
+                return Err(PgRefusal::from(format!(
                     "PostgreSQL's grammar reads an EXPLAIN of {}, not of a query",
                     inner.map(statement_name).unwrap_or("nothing".into())
-                ));
+                )));
             }
             StatementKind::Explain
         }
         other => {
-            return Err(format!(
+            return Err(PgRefusal::from(format!(
                 "PostgreSQL's grammar reads it as {}, which is not a read-only query",
                 statement_name(other)
-            ));
+            )));
         }
     };
     let mut walk = Walk::default();

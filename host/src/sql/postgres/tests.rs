@@ -1,5 +1,5 @@
 use super::*;
-use crate::sql::{self, SqlLimits, analyze};
+use crate::sql::{self, Refusal, RefusalClass, SqlLimits, analyze};
 
 fn ok(sql: &str) -> PgStatement {
     check(sql, &Catalog::default()).unwrap_or_else(|e| panic!("{sql}: {e}"))
@@ -8,7 +8,7 @@ fn ok(sql: &str) -> PgStatement {
 fn refused(sql: &str) -> String {
     match check(sql, &Catalog::default()) {
         Ok(s) => panic!("{sql} was accepted as {:?}", s.kind),
-        Err(e) => e,
+        Err(e) => e.to_string(),
     }
 }
 
@@ -131,7 +131,7 @@ fn dump_catalog(allow: &[&str], extensions: &[&str]) -> Catalog {
 #[test]
 fn what_a_statement_reaches_is_resolved_through_the_catalog() {
     let catalog = dump_catalog(&["public.full_name"], &["pg_trgm"]);
-    let decide = |sql: &str| check(sql, &catalog).map(|_| ());
+    let decide = |sql: &str| check(sql, &catalog).map(|_| ()).map_err(|e| e.to_string());
     for (sql, says) in [
         (
             "SELECT audit_touch()",
@@ -193,14 +193,16 @@ fn what_a_statement_reaches_is_resolved_through_the_catalog() {
     let strict = dump_catalog(&[], &[]);
     let error = check("SELECT similarity('a', 'b')", &strict)
         .map(|_| ())
-        .expect_err("refused");
+        .expect_err("refused")
+        .to_string();
     assert!(
         error.contains("allow_extensions = [\"pg_trgm\"]"),
         "{error}"
     );
     let error = check("SELECT 'a' % 'b'", &strict)
         .map(|_| ())
-        .expect_err("refused");
+        .expect_err("refused")
+        .to_string();
     assert!(error.contains("operator `public.%`"), "{error}");
 }
 
@@ -345,4 +347,89 @@ fn two_spellings_of_one_statement_have_one_tree() {
         ok("SELECT 'location\":5' AS location").tree(),
         ok("SELECT 'location\":6' AS location").tree()
     );
+}
+
+/// What stopped a statement is told by type, not read back from its message: the class, and
+/// the function a stale catalog may not know yet, however deep the guard found it.
+#[test]
+fn refusals_say_their_class_and_an_unknown_function_by_type() {
+    let refusal = |sql: &str, catalog: &Catalog| -> Refusal {
+        analyze(sql, catalog, &SqlLimits::default()).expect_err(sql)
+    };
+    let none = Catalog::default();
+    let unparseable = refusal("SELECT (", &none);
+    assert_eq!(unparseable.class, RefusalClass::Parse);
+    assert!(
+        unparseable.message.starts_with("could not parse SQL: "),
+        "{unparseable:?}"
+    );
+    assert_eq!(refusal("", &none).class, RefusalClass::Parse);
+    assert_eq!(
+        refusal("SELECT 1; SELECT 2", &none).class,
+        RefusalClass::Parse
+    );
+    let write = refusal("DELETE FROM t", &none);
+    assert_eq!(
+        (write.class, write.unknown_function),
+        (RefusalClass::Guard, None)
+    );
+    // Only PostgreSQL's grammar reads `TABLE t`; what it refuses is the guard's refusal.
+    assert_eq!(
+        refusal("TABLE t FOR UPDATE", &none).class,
+        RefusalClass::Guard
+    );
+    assert_eq!(
+        (
+            RefusalClass::Parse.to_string(),
+            RefusalClass::Guard.to_string()
+        ),
+        ("parse".into(), "guard".into())
+    );
+
+    let unknown = refusal("SELECT nosuch(1)", &none);
+    assert_eq!(unknown.class, RefusalClass::Guard);
+    assert_eq!(unknown.unknown_function.as_deref(), Some("nosuch"));
+    assert!(
+        unknown
+            .message
+            .starts_with("refused by the read-only guard: unknown function `nosuch`: "),
+        "{unknown:?}"
+    );
+    let qualified = refusal("SELECT * FROM ROWS FROM (hr.nosuch()) r(x)", &none);
+    assert_eq!(qualified.unknown_function.as_deref(), Some("hr.nosuch"));
+    // Behind a view and an operator, the unknown function is still named.
+    let mut catalog = dump_catalog(&[], &[]);
+    catalog.insert_relation_reach(
+        "public",
+        "v_gone",
+        sql::Reach::Function {
+            schema: Some("public".into()),
+            name: "gone".into(),
+        },
+    );
+    catalog.insert_operator("public", "<=>", ("public", "gone"));
+    for sql in ["SELECT * FROM v_gone", "SELECT 1 <=> 2"] {
+        let behind = refusal(sql, &catalog);
+        assert_eq!(
+            behind.unknown_function.as_deref(),
+            Some("public.gone"),
+            "{sql}: {behind:?}"
+        );
+    }
+    // An unknown operator, or a function known to have side effects, is no stale catalog.
+    assert_eq!(refusal("SELECT 1 @@@@ 2", &none).unknown_function, None);
+    assert_eq!(
+        refusal("SELECT audit_touch()", &catalog).unknown_function,
+        None
+    );
+    // A message that merely quotes such text names nothing.
+    let lookalike = refusal(
+        "SELECT a FROM t WHERE a = 1 \"unknown function `x`\"",
+        &none,
+    );
+    assert!(
+        lookalike.message.contains("unknown function `x`"),
+        "{lookalike:?}"
+    );
+    assert_eq!(lookalike.unknown_function, None);
 }

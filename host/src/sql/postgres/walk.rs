@@ -6,7 +6,8 @@
 
 use super::statement_name;
 use super::tree::Json as Value;
-use crate::sql::{Catalog, ColumnRef, FunctionCall, Reach};
+
+use crate::sql::{Catalog, ColumnRef, FunctionCall, Reach, ReachRefusal};
 
 #[derive(Default)]
 pub(super) struct Walk {
@@ -216,7 +217,7 @@ impl Walk {
 
 impl Walk {
     /// Everything the statement reaches, resolved through the catalog (see `sql::reach`).
-    pub(super) fn check_reach(&self, catalog: &Catalog) -> Result<(), String> {
+    pub(super) fn check_reach(&self, catalog: &Catalog) -> Result<(), ReachRefusal> {
         for f in &self.functions {
             catalog.check_function(f.schema.as_deref(), &f.name)?;
         }

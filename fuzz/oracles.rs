@@ -3,17 +3,17 @@
 //! corpus and mutations of them (`tests/e2e/fuzz_smoke.rs`) both include this file. Each
 //! function panics when its property does not hold.
 
-use querygate::grammar;
 use querygate::pipeline::{Outcome, Pipeline};
 use querygate::policy::{Context, PolicyLimits, Runtime};
 use querygate::sql::{self, Catalog, SqlLimits};
 use std::sync::{Arc, OnceLock};
 
-/// Analysis and guard on any input: an answer, never a panic, an abort or a stack overflow
-/// (which would abort the process). Bounded time is the fuzzer's `-timeout`.
+/// sqlparser's analysis and guard on any input (PostgreSQL's grammar runs in `differential`):
+/// an answer, never a panic, an abort or a stack overflow (which would abort the process).
+/// Bounded time is the fuzzer's `-timeout`.
 pub fn analysis(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
-    let _ = sql::analyze(&text, &Catalog::default(), &SqlLimits::default());
+    let _ = sql::analyze_sqlparser_only(&text, &Catalog::default(), &SqlLimits::default());
 }
 
 fn pipeline() -> &'static Pipeline {
@@ -31,7 +31,7 @@ pub fn differential(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     let decision = pipeline().decide(&text, &Catalog::default(), &Context::default());
     if let Outcome::Allowed { analysis, .. } = &decision.outcome {
-        match grammar::check(&analysis.sql, &Catalog::default()) {
+        match sql::postgres::check(&analysis.sql, &Catalog::default()) {
             Ok(pg) => assert_eq!(
                 pg.kind, analysis.kind,
                 "allowed {text:?} as {:?}, PostgreSQL reads {:?}",

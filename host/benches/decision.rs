@@ -112,7 +112,7 @@ fn summary(s: &Setup) {
     let mut rows = vec![(
         "parse + guard".to_string(),
         percentiles(|| {
-            sql::analyze(QUERY, &s.catalog, &limits).expect("query passes");
+            sql::analyze_sqlparser_only(QUERY, &s.catalog, &limits).expect("query passes");
         }),
     )];
     // A floor under every decision: sqlparser's own parse of the statement, before any check.
@@ -123,33 +123,33 @@ fn summary(s: &Setup) {
     rows.push(("  of which sqlparser's parse alone".to_string(), parse));
     // What the second parser costs: PostgreSQL's grammar checking the statement, and reading
     // sqlparser's rendering back to compare trees.
-    let tree = querygate::grammar::check(QUERY, &s.catalog)
+    let tree = sql::postgres::check(QUERY, &s.catalog)
         .expect("PostgreSQL reads it")
         .tree();
-    let analysis = sql::analyze(QUERY, &s.catalog, &limits).expect("query passes");
+    let analysis = sql::analyze_sqlparser_only(QUERY, &s.catalog, &limits).expect("query passes");
     let rendered = &analysis.sql;
     rows.push((
         "  of which PostgreSQL's grammar: check".to_string(),
         percentiles(|| {
-            querygate::grammar::check(QUERY, &s.catalog).expect("PostgreSQL reads it");
+            sql::postgres::check(QUERY, &s.catalog).expect("PostgreSQL reads it");
         }),
     ));
     rows.push((
         "  of which PostgreSQL's grammar: rendering reads the same".to_string(),
         percentiles(|| {
-            assert!(querygate::grammar::reads_as(rendered, &tree));
+            assert!(sql::postgres::reads_as(rendered, &tree));
         }),
     ));
     rows.push((
         "  of which libpg_query's parse to JSON".to_string(),
         percentiles(|| {
-            querygate::grammar::parse_json(QUERY).expect("parses");
+            sql::postgres::parse_json(QUERY).expect("parses");
         }),
     ));
     rows.push((
-        "both parsers, side by side (grammar::analyze)".to_string(),
+        "both parsers, side by side (sql::analyze)".to_string(),
         percentiles(|| {
-            querygate::grammar::analyze(QUERY, &s.catalog, &limits).expect("query passes");
+            sql::analyze(QUERY, &s.catalog, &limits).expect("query passes");
         }),
     ));
     // The other floor: one evaluation in a fresh instance of a policy that answers allow
@@ -160,7 +160,7 @@ fn summary(s: &Setup) {
             s.runtime.evaluate(&s.allow, &analysis, &ctx);
         }),
     ));
-    let tiny = sql::analyze("SELECT 1", &s.catalog, &limits).expect("query passes");
+    let tiny = sql::analyze_sqlparser_only("SELECT 1", &s.catalog, &limits).expect("query passes");
     let evaluation = percentiles(|| {
         s.runtime.evaluate(&s.allow, &tiny, &ctx);
     });
@@ -213,10 +213,10 @@ fn decision(c: &mut Criterion) {
     let limits = SqlLimits::default();
     let mut group = c.benchmark_group("decision");
     group.bench_function("parse+guard", |b| {
-        b.iter(|| sql::analyze(QUERY, &s.catalog, &limits).expect("query passes"))
+        b.iter(|| sql::analyze_sqlparser_only(QUERY, &s.catalog, &limits).expect("query passes"))
     });
     group.bench_function("grammar-check", |b| {
-        b.iter(|| querygate::grammar::check(QUERY, &s.catalog).expect("PostgreSQL reads it"))
+        b.iter(|| sql::postgres::check(QUERY, &s.catalog).expect("PostgreSQL reads it"))
     });
     for (name, pipeline) in &s.single {
         group.bench_function(name.as_str(), |b| {

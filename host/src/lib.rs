@@ -22,8 +22,6 @@ pub mod config;
 pub mod database;
 #[cfg(feature = "runtime")]
 pub mod examples;
-#[cfg(feature = "grammar")]
-pub mod grammar;
 #[cfg(feature = "runtime")]
 pub mod localpg;
 #[cfg(feature = "runtime")]

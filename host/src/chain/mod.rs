@@ -24,7 +24,7 @@ mod verdict;
 use verdict::fault_reason;
 pub use verdict::{MAX_REASON_BYTES, checked};
 
-use crate::sql::{Analysis, Catalog, SqlLimits};
+use crate::sql::{Analysis, Catalog, Refusal, RefusalClass, SqlLimits};
 use serde::Serialize;
 use std::time::{Duration, Instant};
 
@@ -383,15 +383,16 @@ fn run<P: Policy>(
 ) -> Outcome {
     let mut analysis = match analyze(sql, catalog, limits) {
         Ok(analysis) => analysis,
-        Err((by, reason)) => {
+        Err(refusal) => {
             // A function the catalog does not know may have been created since it was
             // loaded: say so, and the server reloads and decides again.
-            if let Some(at) = reason.find(crate::sql::UNKNOWN_FUNCTION) {
-                let name = &reason[at + crate::sql::UNKNOWN_FUNCTION.len()..];
-                let name = name.split('`').next().unwrap_or_default();
+            if let Some(name) = &refusal.unknown_function {
                 unknown_relations.push(format!("function {name}"));
             }
-            return Outcome::Rejected { by, reason };
+            return Outcome::Rejected {
+                by: refusal.class.into(),
+                reason: refusal.message,
+            };
         }
     };
     unknown_relations.extend(analysis.relations.iter().filter(|r| !r.known).map(
@@ -438,8 +439,11 @@ fn run<P: Policy>(
                     }
                     analysis = new;
                 }
-                Err((_, error)) => {
-                    return reject(format!("its rewrite was refused ({error}); fix the policy"));
+                Err(refusal) => {
+                    return reject(format!(
+                        "its rewrite was refused ({}); fix the policy",
+                        refusal.message
+                    ));
                 }
             },
         }
@@ -450,18 +454,16 @@ fn run<P: Policy>(
     }
 }
 
-/// Both parsers and the guard on one text: see [`crate::grammar::analyze`].
-fn analyze(
-    sql: &str,
-    catalog: &Catalog,
-    limits: &SqlLimits,
-) -> Result<Analysis, (Rejector, String)> {
-    crate::grammar::analyze(sql, catalog, limits).map_err(|refusal| {
-        let by = if refusal.class == "guard" {
-            Rejector::Guard
-        } else {
-            Rejector::Parse
-        };
-        (by, refusal.message)
-    })
+/// Both parsers and the guard on one text: see [`crate::sql::analyze`].
+fn analyze(sql: &str, catalog: &Catalog, limits: &SqlLimits) -> Result<Analysis, Refusal> {
+    crate::sql::analyze(sql, catalog, limits)
+}
+
+impl From<RefusalClass> for Rejector {
+    fn from(class: RefusalClass) -> Self {
+        match class {
+            RefusalClass::Parse => Rejector::Parse,
+            RefusalClass::Guard => Rejector::Guard,
+        }
+    }
 }

@@ -7,7 +7,8 @@
 //! `WITH employees AS (SELECT * FROM employees) …` the inner `employees` is the real table and is
 //! reported as a relation: a policy never loses sight of a table because a CTE shares its name.
 
-use super::catalog::Catalog;
+use super::catalog::{Catalog, Column};
+use super::names::{fold, idents, split_schema};
 use super::{SqlError, guard};
 use serde::Serialize;
 use sqlparser::ast::{
@@ -24,7 +25,7 @@ pub struct Relation {
     pub name: String,
     pub alias: Option<String>,
     pub known: bool,
-    pub columns: Vec<super::Column>,
+    pub columns: Vec<Column>,
 }
 
 /// A function called in the statement.
@@ -156,35 +157,6 @@ struct Walker<'a> {
     top: &'a Statement,
     scopes: Vec<Scope>,
     facts: Facts,
-}
-
-/// PostgreSQL's name folding: unquoted names are lower-cased, quoted ones kept as written.
-pub(super) fn fold(ident: &Ident) -> String {
-    match ident.quote_style {
-        Some(_) => ident.value.clone(),
-        None => ident.value.to_lowercase(),
-    }
-}
-
-fn idents(name: &ObjectName) -> Vec<String> {
-    name.0
-        .iter()
-        .map(|part| match part.as_ident() {
-            Some(ident) => fold(ident),
-            None => part.to_string(),
-        })
-        .collect()
-}
-
-fn split_schema(name: &ObjectName) -> (Option<String>, String) {
-    let mut parts = idents(name);
-    let last = parts.pop().unwrap_or_default();
-    let schema = if parts.is_empty() {
-        None
-    } else {
-        Some(parts.join("."))
-    };
-    (schema, last)
 }
 
 impl Walker<'_> {

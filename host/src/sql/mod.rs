@@ -1,34 +1,38 @@
 //! SQL analysis: the first half of the one path every statement takes.
 //!
-//! [`analyze`] turns raw text into an [`Analysis`]: it checks the raw-text limits, parses with
-//! sqlparser's PostgreSQL dialect under a recursion limit, insists on exactly one statement, runs
-//! the built-in read-only guard ([`guard`]), and collects what policies are told about the
-//! statement (relations with their catalog columns, functions, column references, LIMIT), plus
-//! the canonical SQL that will run and the syntax tree as JSON.
+//! [`analyze`] turns raw text into an [`Analysis`] or a [`Refusal`]. It checks the raw-text
+//! limits ([`check_raw_text`]), then reads the text twice, side by side: with sqlparser's
+//! PostgreSQL dialect (`canonical`: the guard, the facts policies are told, and the
+//! canonical SQL that will run) and with PostgreSQL's own grammar ([`postgres`]: a second
+//! opinion, checked by the same rules on PostgreSQL's tree). Both must agree that the text is
+//! one read-only statement of the same kind.
 //!
-//! Everything that walks or drops the syntax tree happens inside [`analyze`], on a stack that is
-//! grown to fit the input (see [`stack_for`]): a long flat expression such as `1+1+…+1` parses
-//! without deep parser recursion but builds a very deep tree, and walking, rendering or dropping
-//! that tree recurses once per level. Only flat data leaves this module.
+//! Around them: `catalog` (what querygate knows about a database) and `schema_file`
+//! (reading one from a `pg_dump --schema-only` file), `facts` and `guard` (sqlparser's
+//! tree), `reach` (what a statement reaches, resolved through the catalog), `functions`
+//! (the audit of PostgreSQL's built-ins) and `names` (names as PostgreSQL folds them).
+//!
+//! Without the `grammar` feature there is no second parser: [`analyze`] is sqlparser's reading
+//! alone, and a schema file gives tables only.
 
+mod canonical;
 mod catalog;
 mod facts;
 mod functions;
 mod guard;
-mod reach;
-
+mod names;
 #[cfg(feature = "grammar")]
-pub(crate) use functions::{extension_members, side_effect};
+pub mod postgres;
+mod reach;
+mod schema_file;
 
 pub use catalog::{Catalog, Column, GuardSettings, Origin, Reach, Source};
 pub use facts::{ColumnRef, FunctionCall, Relation};
 pub use functions::{AUDITED_VERSIONS, is_builtin_function as is_audited_builtin};
-pub use reach::UNKNOWN_FUNCTION;
+pub use reach::ReachRefusal;
+pub use schema_file::SchemaError;
 
 use serde::Serialize;
-use sqlparser::ast::Statement;
-use sqlparser::dialect::PostgreSqlDialect;
-use sqlparser::parser::{Parser, ParserError};
 
 /// Limits on the raw text of a statement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +70,7 @@ pub struct Analysis {
     /// The canonical SQL: sqlparser's rendering of the checked syntax tree. This is what runs.
     pub sql: String,
     /// The syntax tree as JSON (sqlparser 0.64's serde format of `Statement`). Empty when only
-    /// PostgreSQL's grammar could parse the statement (see `grammar` and `pipeline`): then the
+    /// PostgreSQL's grammar could parse the statement (see [`analyze`]): then the
     /// facts below come from PostgreSQL's tree and `sql` is the statement as written.
     #[serde(skip)]
     pub ast_json: String,
@@ -108,37 +112,206 @@ pub enum SqlError {
     NotOneStatement { count: usize },
     #[error("refused by the read-only guard: {reason}")]
     Guard { reason: String },
-    #[error("invalid schema file: {message}")]
-    Schema { message: String },
 }
 
 impl SqlError {
-    /// A short stable name for the class of error, used in reports and the audit log.
-    pub fn class(&self) -> &'static str {
+    /// Which class of refusal this is.
+    pub fn class(&self) -> RefusalClass {
         match self {
-            SqlError::Guard { .. } => "guard",
-            SqlError::Schema { .. } => "schema",
-            _ => "parse",
+            SqlError::Guard { .. } => RefusalClass::Guard,
+            _ => RefusalClass::Parse,
         }
     }
 }
 
-/// Parse, check and describe one statement. See the module documentation.
-pub fn analyze(sql: &str, catalog: &Catalog, limits: &SqlLimits) -> Result<Analysis, SqlError> {
-    check_raw_text(sql, limits)?;
-    analyze_checked_text(sql, catalog, limits)
+/// What kind of refusal a [`Refusal`] is: who stopped the statement before any policy saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RefusalClass {
+    /// The text cannot be read as one statement: unparseable, empty, too large, nested too
+    /// deeply, several statements.
+    Parse,
+    /// The built-in read-only guard: the statement is not read-only, or reaches something that
+    /// is not known to be free of side effects.
+    Guard,
 }
 
-/// [`analyze`] for a text that already passed [`check_raw_text`].
-pub(crate) fn analyze_checked_text(
+impl RefusalClass {
+    /// The short stable name used in reports and the audit log: `parse` or `guard`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefusalClass::Parse => "parse",
+            RefusalClass::Guard => "guard",
+        }
+    }
+}
+
+impl std::fmt::Display for RefusalClass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why [`analyze`] refused a statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub class: RefusalClass,
+    /// What to tell the user.
+    pub message: String,
+    /// The function the catalog does not know, when the guard refused the statement for that
+    /// (`schema.name`, or `name` as written): it may have been created since the catalog was
+    /// loaded, so a server reloads its catalog and decides again.
+    pub unknown_function: Option<String>,
+}
+
+impl From<SqlError> for Refusal {
+    fn from(error: SqlError) -> Self {
+        Refusal {
+            class: error.class(),
+            message: error.to_string(),
+            unknown_function: None,
+        }
+    }
+}
+
+#[cfg(feature = "grammar")]
+impl From<postgres::PgRefusal> for Refusal {
+    /// PostgreSQL's grammar does not accept what querygate's parser read, or is the only one
+    /// that can read it: the guard refuses it, whatever PostgreSQL objects to.
+    fn from(refusal: postgres::PgRefusal) -> Self {
+        let unknown_function = match &refusal {
+            postgres::PgRefusal::Refused {
+                unknown_function, ..
+            } => unknown_function.clone(),
+            postgres::PgRefusal::Unparseable(_) => None,
+        };
+        Refusal {
+            class: RefusalClass::Guard,
+            message: format!("refused by the read-only guard: {refusal}"),
+            unknown_function,
+        }
+    }
+}
+
+/// Parse, check and describe one statement: the first step of every decision. See the module
+/// documentation.
+///
+/// sqlparser's analysis (with the guard) when it can read the text, checked against
+/// PostgreSQL's grammar, which must agree that it is one read-only statement of the same
+/// kind; and the canonical SQL that will run must be, to PostgreSQL, the very statement that
+/// came in (same tree, literals included). When only PostgreSQL's grammar can read the text,
+/// or sqlparser's rendering would change it, PostgreSQL's tree decides with the same rules and
+/// the statement runs as written, its facts taken from PostgreSQL's tree (`ast_json` empty).
+pub fn analyze(sql: &str, catalog: &Catalog, limits: &SqlLimits) -> Result<Analysis, Refusal> {
+    // The raw-text checks are cheap and shared: an oversized text goes to neither parser.
+    check_raw_text(sql, limits)?;
+    read_checked_text(sql, catalog, limits)
+}
+
+/// sqlparser's reading alone, raw-text checks included: [`analyze`] without PostgreSQL's
+/// grammar, so no decision rests on it. Public only for what measures or fuzzes that half on
+/// its own (the decision benchmark's baseline, the `analysis` fuzz target).
+#[doc(hidden)]
+pub fn analyze_sqlparser_only(
     sql: &str,
     catalog: &Catalog,
     limits: &SqlLimits,
 ) -> Result<Analysis, SqlError> {
-    let stack = stack_for(sql.len());
-    stacker::maybe_grow(stack, stack, || {
-        analyze_on_large_stack(sql, catalog, limits)
-    })
+    check_raw_text(sql, limits)?;
+    canonical::analyze_checked_text(sql, catalog, limits)
+}
+
+#[cfg(not(feature = "grammar"))]
+fn read_checked_text(
+    sql: &str,
+    catalog: &Catalog,
+    limits: &SqlLimits,
+) -> Result<Analysis, Refusal> {
+    Ok(canonical::analyze_checked_text(sql, catalog, limits)?)
+}
+
+#[cfg(feature = "grammar")]
+fn read_checked_text(
+    sql: &str,
+    catalog: &Catalog,
+    limits: &SqlLimits,
+) -> Result<Analysis, Refusal> {
+    use postgres::PgRefusal;
+    let (ours, pg) = side_by_side(
+        || canonical::analyze_checked_text(sql, catalog, limits),
+        || postgres::check(sql, catalog),
+    );
+    match ours {
+        Ok(analysis) => {
+            let pg = pg?;
+            if pg.kind != analysis.kind {
+                return Err(Refusal::from(PgRefusal::from(format!(
+                    "querygate's parser reads a {:?} statement, PostgreSQL's grammar a {:?} one; \
+                     write it more plainly",
+                    analysis.kind, pg.kind
+                ))));
+            }
+            if analysis.sql == pg.text || postgres::reads_as(&analysis.sql, &pg.tree()) {
+                Ok(analysis)
+            } else {
+                Ok(postgres_only(pg))
+            }
+        }
+        Err(SqlError::Parse { message }) => match pg {
+            Ok(pg) => Ok(postgres_only(pg)),
+            // Neither parser can read it: sqlparser's message says where.
+            Err(PgRefusal::Unparseable(_)) => Err(SqlError::Parse { message }.into()),
+            Err(refused) => Err(refused.into()),
+        },
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Run `ours` here and `theirs` on a small pool of threads at the same time, and return both.
+/// The two parsers are independent and together most of a decision: side by side, a decision
+/// waits for the slower one instead of both. Without a pool (threads could not be started),
+/// one after the other.
+#[cfg(feature = "grammar")]
+fn side_by_side<A, B: Send>(ours: impl FnOnce() -> A, theirs: impl FnOnce() -> B + Send) -> (A, B) {
+    static POOL: std::sync::OnceLock<Option<rayon_core::ThreadPool>> = std::sync::OnceLock::new();
+    let pool = POOL.get_or_init(|| {
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 8));
+        rayon_core::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("querygate-grammar-{i}"))
+            // As the server's blocking threads: room for `parse_json` without a new stack
+            // up to about 14 KB of text.
+            .stack_size(8 * 1024 * 1024)
+            .build()
+            .ok()
+    });
+    let Some(pool) = pool else {
+        let a = ours();
+        return (a, theirs());
+    };
+    let mut b = None;
+    let a = pool.in_place_scope(|scope| {
+        scope.spawn(|_| b = Some(theirs()));
+        ours()
+    });
+    // `in_place_scope` returns only once the spawned job has run (a panic in it is raised
+    // again here), so `b` is always set.
+    (a, b.expect("the scope waits for its job"))
+}
+
+/// The analysis of a statement as PostgreSQL's grammar read it: it runs as written, and
+/// policies get no sqlparser tree (`ast_json` empty).
+#[cfg(feature = "grammar")]
+fn postgres_only(pg: postgres::PgStatement) -> Analysis {
+    Analysis {
+        limit_expr: pg.limit.map(|n| n.to_string()),
+        sql: pg.text,
+        ast_json: String::new(),
+        kind: pg.kind,
+        relations: pg.relations,
+        functions: pg.functions,
+        column_refs: pg.column_refs,
+        limit: pg.limit,
+    }
 }
 
 /// The checks on the raw text alone: size, NUL bytes, replaced bytes, emptiness.
@@ -159,103 +332,6 @@ pub fn check_raw_text(sql: &str, limits: &SqlLimits) -> Result<(), SqlError> {
         return Err(SqlError::Empty);
     }
     Ok(())
-}
-
-/// Deepest syntax tree accepted after parsing. The parser's recursion limit does not bound
-/// trees built by loops, such as a flat chain of operators (`1+1+…`) or of UNIONs.
-pub const MAX_TREE_DEPTH: usize = 10_000;
-
-/// Stack needed to parse, walk, render, serialize and drop the tree of `len` bytes of SQL.
-///
-/// A tree is at most one level per byte deep, and walks stop at [`MAX_TREE_DEPTH`]; dropping
-/// a deep tree recurses once per level. Measured on x86_64: a walk takes ~2.4 KiB per level in
-/// a debug build and ~0.1 KiB in a release build; dropping takes under 128 bytes per level in
-/// either. The figures below keep a wide margin. Stack that is not touched costs nothing.
-pub fn stack_for(len: usize) -> usize {
-    const BASE: usize = 1024 * 1024;
-    const WALK_PER_LEVEL: usize = if cfg!(debug_assertions) {
-        8 * 1024
-    } else {
-        1024
-    };
-    const DROP_PER_BYTE: usize = 256;
-    BASE + len.min(MAX_TREE_DEPTH) * WALK_PER_LEVEL + len * DROP_PER_BYTE
-}
-
-fn analyze_on_large_stack(
-    sql: &str,
-    catalog: &Catalog,
-    limits: &SqlLimits,
-) -> Result<Analysis, SqlError> {
-    let mut statements = parse(sql, limits)?;
-    let statement = match statements.len() {
-        0 => return Err(SqlError::Empty),
-        1 => statements.pop().ok_or(SqlError::Empty)?,
-        count => return Err(SqlError::NotOneStatement { count }),
-    };
-    facts::check_depth(&statement, MAX_TREE_DEPTH)?;
-    let kind = guard::check_top_level(&statement)?;
-    let facts = facts::collect(&statement, catalog)?;
-    let ast_json = serde_json::to_string(&statement).map_err(|e| SqlError::Parse {
-        message: format!("could not encode the syntax tree: {e}"),
-    })?;
-    let (limit, limit_expr) = match &statement {
-        Statement::Query(q) => facts::outer_limit(q),
-        _ => (None, None),
-    };
-    Ok(Analysis {
-        sql: statement.to_string(),
-        ast_json,
-        kind,
-        relations: facts.relations,
-        functions: facts.functions,
-        column_refs: facts.column_refs,
-        limit,
-        limit_expr,
-    })
-}
-
-pub(crate) fn parse(sql: &str, limits: &SqlLimits) -> Result<Vec<Statement>, SqlError> {
-    Parser::new(&PostgreSqlDialect {})
-        .with_recursion_limit(limits.max_nesting)
-        .try_with_sql(sql)
-        .and_then(|mut parser| parser.parse_statements())
-        .map_err(|e| match e {
-            ParserError::RecursionLimitExceeded => SqlError::TooDeep {
-                limit: limits.max_nesting,
-            },
-            ParserError::TokenizerError(message) | ParserError::ParserError(message) => {
-                SqlError::Parse {
-                    message: tidy_parser_message(&message),
-                }
-            }
-        })
-}
-
-/// sqlparser says `Expected: X, found: Y at Line: 1, Column: 8`; keep its facts, in our style:
-/// `expected X, found `Y` at line 1, column 8`.
-fn tidy_parser_message(message: &str) -> String {
-    let (body, position) = match message.rsplit_once(" at Line: ") {
-        Some((body, position)) => (body, Some(position.replace(", Column: ", ", column "))),
-        None => (message, None),
-    };
-    let body = match body.strip_prefix("Expected: ") {
-        Some(rest) => match rest.split_once(", found: ") {
-            Some((expected, found)) => format!("expected {expected}, found `{found}`"),
-            None => format!("expected {rest}"),
-        },
-        None => {
-            let mut chars = body.chars();
-            chars
-                .next()
-                .map(|first| first.to_lowercase().chain(chars).collect())
-                .unwrap_or_default()
-        }
-    };
-    match position {
-        Some(position) => format!("{body} at line {position}"),
-        None => body,
-    }
 }
 
 #[cfg(test)]

@@ -22,18 +22,39 @@ use super::functions::{is_builtin_function, is_builtin_operator, side_effect};
 /// Deepest chain of views over views followed; deeper is refused.
 const MAX_REACH_DEPTH: usize = 32;
 
-/// The start of every message about a function the catalog does not know, so that a caller
-/// can tell a stale catalog from a refusal (see `pipeline`).
-pub const UNKNOWN_FUNCTION: &str = "unknown function `";
+/// Why the guard refuses something a statement reaches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReachRefusal {
+    /// What is refused and why, for the user.
+    pub message: String,
+    /// The function the catalog does not know, when that is the reason (`schema.name`, or
+    /// `name` as written): it may have been created since the catalog was loaded.
+    pub unknown_function: Option<String>,
+}
+
+impl ReachRefusal {
+    fn new(message: String) -> Self {
+        ReachRefusal {
+            message,
+            unknown_function: None,
+        }
+    }
+
+    /// The same refusal, met through something else: `wrap` says what, around the message.
+    fn within(mut self, wrap: impl FnOnce(&str) -> String) -> Self {
+        self.message = wrap(&self.message);
+        self
+    }
+}
 
 impl Catalog {
     /// Whether calling `schema.name` (or `name` along the search path) is allowed.
-    pub fn check_function(&self, schema: Option<&str>, name: &str) -> Result<(), String> {
+    pub fn check_function(&self, schema: Option<&str>, name: &str) -> Result<(), ReachRefusal> {
         if let Some(why) = side_effect(name) {
-            return Err(format!(
+            return Err(ReachRefusal::new(format!(
                 "function `{}` is not allowed: it {why}",
                 name.to_lowercase()
-            ));
+            )));
         }
         let schemas = match schema {
             Some(schema) => vec![schema],
@@ -59,27 +80,27 @@ impl Catalog {
                 match origin {
                     Origin::Extension(extension) => {
                         if !self.guard.allow_extensions.contains(extension) {
-                            return Err(format!(
+                            return Err(ReachRefusal::new(format!(
                                 "function `{qualified}` belongs to extension `{extension}`, which \
                                  is not allowed: allow it with `[guard] allow_extensions = \
                                  [\"{extension}\"]` if its functions are free of side effects"
-                            ));
+                            )));
                         }
                     }
                     Origin::User => {
-                        return Err(format!(
+                        return Err(ReachRefusal::new(format!(
                             "function `{qualified}` is not known to be free of side effects: \
                              allow it with `[guard] allow_functions = [\"{qualified}\"]` if it is"
-                        ));
+                        )));
                     }
                     Origin::UnauditedBuiltIn => {
-                        return Err(format!(
+                        return Err(ReachRefusal::new(format!(
                             "function `{qualified}` is a built-in of this PostgreSQL version \
                              that querygate has not audited ({} were): allow it with \
                              `[guard] allow_functions = [\"{qualified}\"]` if it is free of side \
                              effects",
                             super::functions::AUDITED_VERSIONS
-                        ));
+                        )));
                     }
                 }
             }
@@ -91,22 +112,26 @@ impl Catalog {
             Some(schema) => format!("{schema}.{name}"),
             None => name.to_string(),
         };
-        Err(format!(
-            "{UNKNOWN_FUNCTION}{shown}`: {}",
-            match self.source {
-                Source::Database => "it is not in the database's catalog",
-                Source::SchemaFile => "it is neither a PostgreSQL built-in nor in the schema file",
-                Source::BuiltIns =>
-                    "it is not a PostgreSQL built-in, and without a schema querygate cannot see \
+        Err(ReachRefusal {
+            message: format!(
+                "unknown function `{shown}`: {}",
+                match self.source {
+                    Source::Database => "it is not in the database's catalog",
+                    Source::SchemaFile =>
+                        "it is neither a PostgreSQL built-in nor in the schema file",
+                    Source::BuiltIns =>
+                        "it is not a PostgreSQL built-in, and without a schema querygate cannot see \
                      what it does: pass the `pg_dump --schema-only` file with `--schema`, or \
                      allow it with `[guard] allow_functions = [\"schema.name\"]`",
-            }
-        ))
+                }
+            ),
+            unknown_function: Some(shown),
+        })
     }
 
     /// Whether using operator `symbol` (`OPERATOR(schema.symbol)` when `schema` is given) is
     /// allowed: every operator of that name on the path runs an allowed function.
-    pub fn check_operator(&self, schema: Option<&str>, symbol: &str) -> Result<(), String> {
+    pub fn check_operator(&self, schema: Option<&str>, symbol: &str) -> Result<(), ReachRefusal> {
         let schemas = match schema {
             Some(schema) => vec![schema],
             None => self.effective_path(),
@@ -123,14 +148,15 @@ impl Catalog {
                 .flatten()
             {
                 found = true;
-                self.check_function(Some(fschema), fname)
-                    .map_err(|why| format!("operator `{schema}.{symbol}` runs {why}"))?;
+                self.check_function(Some(fschema), fname).map_err(|why| {
+                    why.within(|why| format!("operator `{schema}.{symbol}` runs {why}"))
+                })?;
             }
         }
         if found {
             Ok(())
         } else {
-            Err(format!(
+            Err(ReachRefusal::new(format!(
                 "unknown operator `{symbol}`: {}",
                 match self.source {
                     Source::Database => "it is not in the database's catalog",
@@ -140,21 +166,26 @@ impl Catalog {
                         "it is not a PostgreSQL built-in, and without a schema querygate cannot \
                          see what it runs: pass the `pg_dump --schema-only` file with `--schema`",
                 }
-            ))
+            )))
         }
     }
 
     /// Whether using type `name` (a cast, a column) is allowed: every user function it runs is.
-    pub fn check_type(&self, schema: Option<&str>, name: &str) -> Result<(), String> {
+    pub fn check_type(&self, schema: Option<&str>, name: &str) -> Result<(), ReachRefusal> {
         self.check_type_at(schema, name, 0)
     }
 
     /// Whether reading relation `name` is allowed: everything it reaches is.
-    pub fn check_relation(&self, schema: Option<&str>, name: &str) -> Result<(), String> {
+    pub fn check_relation(&self, schema: Option<&str>, name: &str) -> Result<(), ReachRefusal> {
         self.check_relation_at(schema, name, 0)
     }
 
-    fn check_type_at(&self, schema: Option<&str>, name: &str, depth: usize) -> Result<(), String> {
+    fn check_type_at(
+        &self,
+        schema: Option<&str>,
+        name: &str,
+        depth: usize,
+    ) -> Result<(), ReachRefusal> {
         let schemas = match schema {
             Some(schema) => vec![schema],
             None => self.effective_path(),
@@ -162,8 +193,9 @@ impl Catalog {
         for schema in schemas {
             if let Some(reach) = self.types.get(&(schema.to_string(), name.to_string())) {
                 for what in reach {
-                    self.check_reach(what, depth + 1)
-                        .map_err(|why| format!("type `{schema}.{name}` runs {why}"))?;
+                    self.check_reach(what, depth + 1).map_err(|why| {
+                        why.within(|why| format!("type `{schema}.{name}` runs {why}"))
+                    })?;
                 }
             }
         }
@@ -175,7 +207,7 @@ impl Catalog {
         schema: Option<&str>,
         name: &str,
         depth: usize,
-    ) -> Result<(), String> {
+    ) -> Result<(), ReachRefusal> {
         // A relation resolves to the first schema on the path that has it.
         let found = match schema {
             Some(schema) => self
@@ -192,17 +224,18 @@ impl Catalog {
             return Ok(());
         };
         for what in reach {
-            self.check_reach(what, depth + 1)
-                .map_err(|why| format!("relation `{schema}.{name}` reaches {why}"))?;
+            self.check_reach(what, depth + 1).map_err(|why| {
+                why.within(|why| format!("relation `{schema}.{name}` reaches {why}"))
+            })?;
         }
         Ok(())
     }
 
-    fn check_reach(&self, what: &Reach, depth: usize) -> Result<(), String> {
+    fn check_reach(&self, what: &Reach, depth: usize) -> Result<(), ReachRefusal> {
         if depth > MAX_REACH_DEPTH {
-            return Err(format!(
+            return Err(ReachRefusal::new(format!(
                 "views nested more than {MAX_REACH_DEPTH} levels deep, which the guard does not follow"
-            ));
+            )));
         }
         match what {
             Reach::Function { schema, name } => self.check_function(schema.as_deref(), name),

@@ -1,4 +1,10 @@
+use super::canonical::MAX_TREE_DEPTH;
 use super::*;
+
+/// sqlparser's half on its own: these tests are about what it reads, refuses and reports.
+fn analyze(sql: &str, catalog: &Catalog, limits: &SqlLimits) -> Result<Analysis, SqlError> {
+    analyze_sqlparser_only(sql, catalog, limits)
+}
 
 fn ok(sql: &str) -> Analysis {
     analyze(sql, &Catalog::default(), &SqlLimits::default())

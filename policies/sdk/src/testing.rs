@@ -1,6 +1,6 @@
 //! Native test helpers (feature `testing`, not on `wasm32`).
 //!
-//! Statements are built by querygate's own analysis (`querygate::grammar::analyze`: sqlparser
+//! Statements are built by querygate's own analysis (`querygate::sql::analyze`: sqlparser
 //! and PostgreSQL's grammar, as every decision starts), so a unit test
 //! sees exactly what the host would pass to the component: the same canonical SQL, syntax tree,
 //! relations, functions and column references. [`cases`] runs a `cases.toml` file through policies
@@ -77,11 +77,9 @@ impl std::fmt::Display for Refusal {
 /// Runs querygate's analysis on `sql` with `catalog` and the default limits.
 pub fn analyze(sql: &str, catalog: &Catalog) -> Result<Statement, Refusal> {
     let analysis =
-        querygate::grammar::analyze(sql, catalog, &SqlLimits::default()).map_err(|refusal| {
-            Refusal {
-                class: refusal.class.to_string(),
-                message: refusal.message,
-            }
+        sql::analyze(sql, catalog, &SqlLimits::default()).map_err(|refusal| Refusal {
+            class: refusal.class.to_string(),
+            message: refusal.message,
         })?;
     Ok(statement_of(analysis))
 }

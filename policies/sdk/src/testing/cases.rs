@@ -98,10 +98,11 @@ pub fn results(
         };
         let chain: Vec<Native> = configured
             .iter()
-            .filter(|(name, _)| used(name))
-            .map(|(name, config)| Native {
+            .filter(|(name, _, _)| used(name))
+            .map(|(name, config, enforced)| Native {
                 name: name.clone(),
                 config: config.clone(),
+                enforced: *enforced,
                 evaluate: policies
                     .iter()
                     .find(|(implemented, _)| implemented == name)
@@ -121,12 +122,18 @@ pub fn results(
 struct Native {
     name: String,
     config: String,
+    /// False for `mode = "monitor"`.
+    enforced: bool,
     evaluate: Evaluate,
 }
 
 impl chain::Policy for Native {
     fn name(&self) -> &str {
         &self.name
+    }
+
+    fn enforced(&self) -> bool {
+        self.enforced
     }
 
     fn evaluate(&self, statement: &Analysis, context: &chain::Context) -> Evaluation {
@@ -177,10 +184,12 @@ struct PolicyEntry {
     name: String,
     #[serde(default)]
     config: HashMap<String, toml::Value>,
+    #[serde(default)]
+    mode: Option<String>,
 }
 
-/// `(name, config as JSON)` for every `[[policy]]`, in order.
-fn read_config(path: &Path) -> Vec<(String, String)> {
+/// `(name, config as JSON, enforced)` for every `[[policy]]`, in order.
+fn read_config(path: &Path) -> Vec<(String, String, bool)> {
     let text = read(path);
     let file: ConfigFile =
         toml::from_str(&text).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
@@ -190,7 +199,8 @@ fn read_config(path: &Path) -> Vec<(String, String)> {
             let json = serde_json::to_string(&entry.config).unwrap_or_else(|error| {
                 panic!("{}: config of `{}`: {error}", path.display(), entry.name)
             });
-            (entry.name, json)
+            let enforced = entry.mode.as_deref() != Some("monitor");
+            (entry.name, json, enforced)
         })
         .collect()
 }

@@ -6,6 +6,7 @@ mod client_config;
 mod demo;
 mod eval;
 mod lossy;
+mod replay;
 mod serve;
 
 use crate::config::{Config, PolicyEntry};
@@ -51,6 +52,8 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Write the entry that makes Claude Desktop, Cursor or VS Code start `querygate serve`.
     Config(client_config::ConfigArgs),
+    /// Decide every statement of an audit log again under a new chain and report what would change: exit 0 nothing, 1 something, 2 could not run.
+    Replay(replay::ReplayArgs),
 }
 
 /// Where the policy chain comes from.
@@ -99,6 +102,7 @@ impl ChainArgs {
                 path: path.clone(),
                 sha256: None,
                 config: None,
+                mode: Default::default(),
             }));
         // `--policy` flags can collide with configured names: check the merged chain.
         config.check().map_err(anyhow::Error::msg)?;
@@ -134,6 +138,7 @@ pub fn main() -> Exit {
         Command::Serve(args) => serve::run(&args),
         Command::Demo(args) => demo::run(&args),
         Command::Config(args) => client_config::run(&args),
+        Command::Replay(args) => replay::run(&args),
     };
     match result {
         Ok(exit) => exit,

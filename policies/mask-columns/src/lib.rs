@@ -172,29 +172,31 @@ fn may_read(statement: &Statement, masked: &[Masked]) -> bool {
     if statement.sql.contains("NATURAL ") {
         return true;
     }
-    statement.column_refs.iter().any(|reference| match reference {
-        ColumnRef { name: None, .. } => true,
-        ColumnRef {
-            qualifier,
-            name: Some(name),
-        } => {
-            let whole_row = match qualifier {
-                Some(qualifier) => format!("{qualifier}.{name}"),
-                None => name.clone(),
-            };
-            masked.iter().any(|m| m.mask(name).is_some())
-                || is_masked_relation(statement, masked, &whole_row)
-        }
-    })
+    statement
+        .column_refs
+        .iter()
+        .any(|reference| match reference {
+            ColumnRef { name: None, .. } => true,
+            ColumnRef {
+                qualifier,
+                name: Some(name),
+            } => {
+                let whole_row = match qualifier {
+                    Some(qualifier) => format!("{qualifier}.{name}"),
+                    None => name.clone(),
+                };
+                masked.iter().any(|m| m.mask(name).is_some())
+                    || is_masked_relation(statement, masked, &whole_row)
+            }
+        })
 }
 
 /// True when `qualifier` resolves to a relation with masked columns.
 fn is_masked_relation(statement: &Statement, masked: &[Masked], qualifier: &str) -> bool {
-    statement.resolve(qualifier).iter().any(|relation| {
-        masked
-            .iter()
-            .any(|m| core::ptr::eq(m.relation, *relation))
-    })
+    statement
+        .resolve(qualifier)
+        .iter()
+        .any(|relation| masked.iter().any(|m| core::ptr::eq(m.relation, *relation)))
 }
 
 struct Rewriter<'a> {

@@ -67,7 +67,11 @@ fn names_do_not_unmask() {
     ] {
         let sql_after = rewritten(sql);
         assert!(sql_after.contains(WRAPPED), "`{sql}` → {sql_after}");
-        assert_eq!(sql_after.matches("FROM customers)").count(), 1, "{sql_after}");
+        assert_eq!(
+            sql_after.matches("FROM customers)").count(),
+            1,
+            "{sql_after}"
+        );
     }
 }
 
@@ -87,13 +91,17 @@ fn predicates_on_masked_columns_are_rejected() {
          leave it out of WHERE (it can be read, masked, in the select list)"
     );
     assert!(rejected("select c.id from customers c where c.phone = ''").contains("`c.phone`"));
-    assert!(rejected("select o.id from orders o join customers c on c.phone = o.id::text")
-        .contains("JOIN … ON"));
+    assert!(
+        rejected("select o.id from orders o join customers c on c.phone = o.id::text")
+            .contains("JOIN … ON")
+    );
     assert!(rejected("select count(*) from customers group by score").contains("GROUP BY"));
     assert!(rejected("select name from customers order by \"Email\"").contains("ORDER BY"));
     assert!(rejected("select phone as p from customers order by p").contains("`p`"));
-    assert!(rejected("select name, count(*) from customers group by name having max(phone) > ''")
-        .contains("HAVING"));
+    assert!(
+        rejected("select name, count(*) from customers group by name having max(phone) > ''")
+            .contains("HAVING")
+    );
     assert!(
         rejected("with s as (select phone as x from customers) select * from s where x = ''")
             .contains("`x`")
@@ -131,12 +139,12 @@ fn an_unknown_masked_table_is_rejected() {
 #[test]
 fn a_bad_config_rejects() {
     let config = r#"{"columns": {"customers": {"phone": {"keep": 4}}}}"#;
-    let verdict = MaskColumns::evaluate(
-        &testing::statement("select 1"),
-        &testing::context(config),
-    );
+    let verdict = MaskColumns::evaluate(&testing::statement("select 1"), &testing::context(config));
     let Verdict::Reject(reason) = verdict else {
         panic!("{verdict:?}");
     };
-    assert!(reason.starts_with("invalid policy config: unknown variant `keep`"), "{reason}");
+    assert!(
+        reason.starts_with("invalid policy config: unknown variant `keep`"),
+        "{reason}"
+    );
 }

@@ -345,4 +345,34 @@ client_name = "claude-ai"
         assert!(failed.is_err(), "a failing case must fail the test");
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    #[test]
+    fn a_policy_in_monitor_mode_is_recorded_and_not_enforced() {
+        let dir =
+            std::env::temp_dir().join(format!("querygate-policy-monitor-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("querygate.toml"),
+            "[[policy]]\nname = \"no-show\"\npath = \"x.wasm\"\nmode = \"monitor\"\n",
+        )
+        .unwrap();
+        std::fs::write(dir.join("schema.sql"), "").unwrap();
+        std::fs::write(
+            dir.join("cases.toml"),
+            "[[case]]\nname = \"monitored\"\nsql = \"show search_path\"\nexpect = \"allow\"\n",
+        )
+        .unwrap();
+        let policies: &[(&str, Evaluate)] = &[("no-show", no_show)];
+        let results = results(
+            &dir.join("querygate.toml"),
+            &dir.join("schema.sql"),
+            &[&dir.join("cases.toml")],
+            policies,
+        );
+        assert!(results[0].passed(), "{:?}", results[0].failures);
+        let step = &results[0].decision.steps[0];
+        assert!(!step.enforced);
+        assert_eq!(step.verdict.detail(), Some("no SHOW here"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -53,6 +53,7 @@ fn setup() -> Setup {
             path: built.join("fault.wasm"),
             sha256: None,
             config: serde_json::json!({"mode": "allow"}),
+            mode: Default::default(),
         })
         .expect("the fault policy loads");
     let all = Pipeline::new(runtime.clone(), loaded, SqlLimits::default());

@@ -17,6 +17,7 @@
 //! name = "row-limit"
 //! path = "policies/row_limit.wasm"
 //! sha256 = "…"                # optional pin: a mismatch refuses to start
+//! mode = "monitor"            # optional: verdicts are audited, not enforced
 //! [policy.config]
 //! max_rows = 100
 //! ```
@@ -140,6 +141,9 @@ pub struct PolicyEntry {
     pub sha256: Option<String>,
     #[serde(default)]
     pub config: Option<toml::Table>,
+    /// `"enforce"` (default) or `"monitor"`: see [`crate::policy::Mode`].
+    #[serde(default)]
+    pub mode: crate::policy::Mode,
 }
 
 /// Why the configuration could not be used.
@@ -259,6 +263,7 @@ impl Config {
                     .as_ref()
                     .and_then(|t| serde_json::to_value(t).ok())
                     .unwrap_or(serde_json::Value::Object(Default::default())),
+                mode: p.mode,
             })
             .collect()
     }
@@ -321,6 +326,20 @@ mod tests {
                 .is_err()
         );
         assert!(Config::parse("[limits]\npolicy_deadline_ms = 0\n").is_err());
+    }
+
+    #[test]
+    fn a_policy_is_enforced_unless_it_is_in_monitor_mode() {
+        use crate::policy::Mode;
+        let config = Config::parse(
+            "[[policy]]\npath = \"a.wasm\"\n[[policy]]\npath = \"b.wasm\"\nmode = \"monitor\"\n",
+        )
+        .expect("valid");
+        let modes: Vec<Mode> = config.policy_specs().iter().map(|s| s.mode).collect();
+        assert_eq!(modes, [Mode::Enforce, Mode::Monitor]);
+        let error = Config::parse("[[policy]]\npath = \"a.wasm\"\nmode = \"learn\"\n")
+            .expect_err("unknown mode");
+        assert!(error.contains("unknown variant `learn`"), "{error}");
     }
 
     #[test]

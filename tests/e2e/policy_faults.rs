@@ -20,6 +20,7 @@ fn fault_chain(runtime: &Arc<Runtime>, config: Value) -> Pipeline {
         path: policy("fault"),
         sha256: None,
         config,
+        mode: Default::default(),
     };
     let loaded = runtime.load(&spec).expect("fault guest loads");
     Pipeline::new(runtime.clone(), vec![loaded], SqlLimits::default())
@@ -127,6 +128,7 @@ fn a_garbage_verdict_from_a_hand_written_component_rejects() {
         path,
         sha256: None,
         config: json!({}),
+        mode: Default::default(),
     };
     let loaded = rt
         .load(&spec)

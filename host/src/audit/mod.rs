@@ -31,6 +31,8 @@ pub struct PolicyRecord {
     pub policy: String,
     pub sha256: String,
     pub verdict: StepKind,
+    /// False for a policy in monitor mode: its verdict was recorded, not applied.
+    pub enforced: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
     pub micros: u64,
@@ -136,6 +138,7 @@ impl AuditRecord {
                 policy: step.policy.clone(),
                 sha256: step.sha256.clone(),
                 verdict: step.verdict.kind(),
+                enforced: step.enforced,
                 detail: step.verdict.detail().map(str::to_string),
                 micros: step.elapsed.as_micros() as u64,
             })

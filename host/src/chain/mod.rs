@@ -13,6 +13,9 @@
 //! - A rewrite is analysed again from scratch and is what the next policy sees. A rewrite that
 //!   analysis refuses rejects, by the policy that wrote it. A rewrite whose canonical SQL is the
 //!   statement it was given is not counted as a rewrite.
+//! - A policy in monitor mode ([`Policy::enforced`] false) is evaluated and its step recorded
+//!   (`enforced: false`), but the statement goes on as if it had allowed: its rejection, fault or
+//!   rewrite changes nothing.
 //!
 //! Nothing here needs the Wasm runtime or a database, so it is built with the `grammar`
 //! feature alone, which the SDK uses.
@@ -108,6 +111,10 @@ pub trait Policy {
     fn sha256(&self) -> &str {
         ""
     }
+    /// False in monitor mode: the verdict is recorded, and the statement goes on as if allowed.
+    fn enforced(&self) -> bool {
+        true
+    }
     /// Evaluate `statement` in `context`. The chain checks the verdict ([`checked`]).
     fn evaluate(&self, statement: &Analysis, context: &Context) -> Evaluation;
 }
@@ -118,6 +125,9 @@ impl<P: Policy + ?Sized> Policy for &P {
     }
     fn sha256(&self) -> &str {
         (**self).sha256()
+    }
+    fn enforced(&self) -> bool {
+        (**self).enforced()
     }
     fn evaluate(&self, statement: &Analysis, context: &Context) -> Evaluation {
         (**self).evaluate(statement, context)
@@ -130,6 +140,9 @@ impl<P: Policy + ?Sized> Policy for std::sync::Arc<P> {
     }
     fn sha256(&self) -> &str {
         (**self).sha256()
+    }
+    fn enforced(&self) -> bool {
+        (**self).enforced()
     }
     fn evaluate(&self, statement: &Analysis, context: &Context) -> Evaluation {
         (**self).evaluate(statement, context)
@@ -186,6 +199,8 @@ impl std::fmt::Display for Rejector {
 pub struct Step {
     pub policy: String,
     pub sha256: String,
+    /// False for a policy in monitor mode: its verdict did not count.
+    pub enforced: bool,
     /// The SQL the policy was shown.
     pub input_sql: String,
     #[serde(flatten)]
@@ -413,6 +428,7 @@ fn run<P: Policy>(
         steps.push(Step {
             policy: policy.name().to_string(),
             sha256: policy.sha256().to_string(),
+            enforced: policy.enforced(),
             input_sql: analysis.sql.clone(),
             verdict: match &verdict {
                 Ok(Verdict::Allow) => StepVerdict::Allow,
@@ -428,6 +444,9 @@ fn run<P: Policy>(
             by: Rejector::Policy(policy.name().to_string()),
             reason,
         };
+        if !policy.enforced() {
+            continue;
+        }
         match verdict {
             Ok(Verdict::Allow) => {}
             Ok(Verdict::Reject(reason)) => return reject(reason),

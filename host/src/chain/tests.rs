@@ -30,6 +30,9 @@ impl Policy for Boxed {
     fn name(&self) -> &str {
         self.as_ref().name()
     }
+    fn enforced(&self) -> bool {
+        self.as_ref().enforced()
+    }
     fn evaluate(&self, statement: &Analysis, context: &Context) -> Evaluation {
         self.as_ref().evaluate(statement, context)
     }
@@ -224,4 +227,56 @@ fn select_keeps_configured_order_and_names_what_is_missing() {
         error.to_string(),
         "no policy named `c` is configured (configured: allow, b)"
     );
+}
+
+/// A policy in monitor mode.
+struct Monitored(Boxed);
+
+impl Policy for Monitored {
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+    fn enforced(&self) -> bool {
+        false
+    }
+    fn evaluate(&self, statement: &Analysis, context: &Context) -> Evaluation {
+        self.0.evaluate(statement, context)
+    }
+}
+
+#[test]
+fn a_monitored_policy_is_recorded_but_changes_nothing() {
+    let policies: Vec<Boxed> = vec![
+        Box::new(Monitored(native("strict", |_| {
+            Ok(Verdict::Reject("no".into()))
+        }))),
+        Box::new(Monitored(native("limiter", |sql| {
+            Ok(Verdict::Rewrite(format!("{sql} LIMIT 1")))
+        }))),
+        Box::new(Monitored(native("broken", |_| {
+            Err(Fault::Trap("unreachable".into()))
+        }))),
+        allow(),
+    ];
+    let decision = decide_with(&policies, "select 1");
+    assert_eq!(decision.action(), Action::Allow);
+    assert_eq!(decision.final_sql(), Some("SELECT 1"));
+    let steps: Vec<(&str, bool, StepKind)> = decision
+        .steps
+        .iter()
+        .map(|s| (s.policy.as_str(), s.enforced, s.verdict.kind()))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("strict", false, StepKind::Reject),
+            ("limiter", false, StepKind::Rewrite),
+            ("broken", false, StepKind::Fault),
+            ("allow", true, StepKind::Allow),
+        ]
+    );
+    // Each policy saw the statement as it stands, not as a monitored rewrite would have left it.
+    assert!(decision.steps.iter().all(|s| s.input_sql == "SELECT 1"));
+    let json = serde_json::to_value(&decision).expect("serializes");
+    assert_eq!(json["steps"][0]["enforced"], false);
 }

@@ -65,6 +65,7 @@ fn example_policies() -> anyhow::Result<PathBuf> {
         "function_allowlist",
         "tenant_scope",
         "require_where",
+        "mask_columns",
     ]
     .iter()
     .any(|stem| !built.join(format!("{stem}.wasm")).exists());

@@ -62,7 +62,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<Exit> {
             };
             println!(
                 "policy    {} ({} µs): {verdict}",
-                step.policy,
+                step.policy.clone() + if step.enforced { "" } else { " [monitor]" },
                 step.elapsed.as_micros()
             );
             for line in &step.logs {

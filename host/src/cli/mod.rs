@@ -8,6 +8,7 @@ mod demo;
 mod eval;
 mod lossy;
 mod reload;
+mod replay;
 mod serve;
 
 use crate::config::{Config, PolicyEntry};
@@ -56,6 +57,8 @@ enum Command {
     Config(client_config::ConfigArgs),
     /// Work with the audit log: `audit verify FILE` checks its hash chain.
     Audit(audit::AuditArgs),
+    /// Decide every statement of an audit log again under a new chain and report what would change: exit 0 nothing, 1 something, 2 could not run.
+    Replay(replay::ReplayArgs),
 }
 
 /// Where the policy chain comes from.
@@ -108,6 +111,7 @@ impl ChainArgs {
                 path: path.clone(),
                 sha256: None,
                 config: None,
+                mode: Default::default(),
             }));
         // `--policy` flags can collide with configured names: check the merged chain.
         config.check().map_err(anyhow::Error::msg)?;
@@ -144,6 +148,7 @@ pub fn main() -> Exit {
         Command::Demo(args) => demo::run(&args),
         Command::Config(args) => client_config::run(&args),
         Command::Audit(args) => audit::run(&args),
+        Command::Replay(args) => replay::run(&args),
     };
     match result {
         Ok(exit) => exit,

@@ -88,10 +88,21 @@ fn watched(args: &ReloadArgs, config: Option<&Config>) -> BTreeSet<PathBuf> {
         .collect()
 }
 
-/// Watch the files and SIGHUP for as long as the server runs, reloading on each change.
-pub(super) async fn run(server: QuerygateServer, source: Source, watch: bool) {
+type Watching = (
+    notify::RecommendedWatcher,
+    Arc<std::sync::Mutex<BTreeSet<PathBuf>>>,
+);
+
+/// Start watching the files now (so that a change made once this returns is seen), and return
+/// the task that reloads on each change and on SIGHUP for as long as the server runs.
+pub(super) fn start(
+    server: QuerygateServer,
+    source: Source,
+    watch: bool,
+    mut hangup: tokio::signal::unix::Signal,
+) -> impl Future<Output = ()> + Send + 'static {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
-    let mut files = watched(&source.args, source.args.chain.read_config().ok().as_ref());
+    let files = watched(&source.args, source.args.chain.read_config().ok().as_ref());
     let mut watcher = if watch {
         let interesting = Arc::new(std::sync::Mutex::new(files.clone()));
         let seen = interesting.clone();
@@ -119,38 +130,42 @@ pub(super) async fn run(server: QuerygateServer, source: Source, watch: bool) {
         None
     };
     let mut folders = BTreeSet::new();
-    let mut hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
-        Ok(signal) => Some(signal),
-        Err(e) => {
-            tracing::error!(error = %e, "cannot listen for SIGHUP");
-            None
-        }
-    };
-    loop {
-        if let Some((watcher, interesting)) = &mut watcher {
-            *interesting.lock().unwrap_or_else(|e| e.into_inner()) = files.clone();
-            for folder in files.iter().filter_map(|f| f.parent()) {
-                if folders.insert(folder.to_path_buf())
-                    && let Err(e) = watcher.watch(folder, RecursiveMode::NonRecursive)
-                {
-                    tracing::error!(folder = %folder.display(), error = %e, "cannot watch");
-                }
+    follow(&mut watcher, &mut folders, &files);
+    async move {
+        loop {
+            let why = tokio::select! {
+                Some(()) = rx.recv() => "a watched file changed",
+                Some(()) = hangup.recv() => "SIGHUP",
+            };
+            // A save is often several events (truncate, write, rename): take them as one.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            while rx.try_recv().is_ok() {}
+            if let Some(config) = reload(&server, &source, why).await {
+                follow(
+                    &mut watcher,
+                    &mut folders,
+                    &watched(&source.args, Some(&config)),
+                );
             }
         }
-        let why = tokio::select! {
-            Some(()) = rx.recv() => "a watched file changed",
-            Some(()) = async {
-                match &mut hangup {
-                    Some(signal) => signal.recv().await,
-                    None => std::future::pending().await,
-                }
-            } => "SIGHUP",
-        };
-        // A save is often several events (truncate, write, rename): take them as one.
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        while rx.try_recv().is_ok() {}
-        if let Some(config) = reload(&server, &source, why).await {
-            files = watched(&source.args, Some(&config));
+    }
+}
+
+/// Watch the folders of `files` (those not watched yet) and react to events naming `files`.
+fn follow(
+    watcher: &mut Option<Watching>,
+    folders: &mut BTreeSet<PathBuf>,
+    files: &BTreeSet<PathBuf>,
+) {
+    let Some((watcher, interesting)) = watcher else {
+        return;
+    };
+    *interesting.lock().unwrap_or_else(|e| e.into_inner()) = files.clone();
+    for folder in files.iter().filter_map(|f| f.parent()) {
+        if folders.insert(folder.to_path_buf())
+            && let Err(e) = watcher.watch(folder, RecursiveMode::NonRecursive)
+        {
+            tracing::error!(folder = %folder.display(), error = %e, "cannot watch");
         }
     }
 }

@@ -81,6 +81,15 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<Exit> {
         }
         None => None,
     };
+    // SIGHUP reloads a configuration file: listen before the handshake, so that a signal sent
+    // as soon as the client is connected is never the default one (which ends the process).
+    let hangup = match (&args.chain.config, &demo) {
+        (Some(_), None) => Some(
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+                .context("cannot listen for SIGHUP")?,
+        ),
+        _ => None,
+    };
     let config = assemble(args, demo_config)?;
     let audit = Arc::new(
         match args.audit_log.as_ref().or(config.audit.path.as_ref()) {
@@ -97,6 +106,19 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<Exit> {
         "serving MCP over stdio"
     );
     let server = QuerygateServer::new(state);
+    // Watching starts before the client is connected: no change made after that is missed.
+    let reloading = hangup.map(|hangup| {
+        tokio::spawn(reload::start(
+            server.clone(),
+            reload::Source {
+                args: ReloadArgs::of(args),
+                audit: audit.clone(),
+                fence,
+            },
+            !args.no_watch,
+            hangup,
+        ))
+    });
     let running = server
         .clone()
         .serve((
@@ -106,18 +128,6 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<Exit> {
         .await
         .context("the MCP handshake failed")?;
     // A configuration file is watched, and SIGHUP reloads it too (not for the demo's own).
-    let reloading = match (&args.chain.config, args.no_watch) {
-        (Some(_), watch) if demo.is_none() => Some(tokio::spawn(reload::run(
-            server.clone(),
-            reload::Source {
-                args: ReloadArgs::of(args),
-                audit,
-                fence,
-            },
-            !watch,
-        ))),
-        _ => None,
-    };
     tokio::select! {
         result = running.waiting() => {
             result.context("the MCP session failed")?;

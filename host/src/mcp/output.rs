@@ -221,6 +221,8 @@ pub struct ExplainOutput {
 pub struct PolicyVerdict {
     pub policy: String,
     pub verdict: StepKind,
+    /// False when the policy runs in monitor mode: its verdict is shown, not applied.
+    pub enforced: bool,
     /// The rewritten SQL, the reason, or the fault.
     pub detail: Option<String>,
     pub micros: u64,

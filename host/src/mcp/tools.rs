@@ -362,6 +362,7 @@ impl QuerygateServer {
                 .map(|step| PolicyVerdict {
                     policy: step.policy.clone(),
                     verdict: step.verdict.kind(),
+                    enforced: step.enforced,
                     detail: step.verdict.detail().map(str::to_string),
                     micros: step.elapsed.as_micros() as u64,
                 })

@@ -37,6 +37,9 @@ impl Policy for Component {
     fn sha256(&self) -> &str {
         &self.policy.sha256
     }
+    fn enforced(&self) -> bool {
+        self.policy.mode == crate::policy::Mode::Enforce
+    }
     fn evaluate(&self, statement: &Analysis, context: &Context) -> Evaluation {
         self.runtime.evaluate(&self.policy, statement, context)
     }
@@ -92,6 +95,14 @@ impl Pipeline {
             }
             if step.logs_dropped > 0 {
                 tracing::warn!(policy = %step.policy, bytes = step.logs_dropped, "policy log capped");
+            }
+            if !step.enforced && step.verdict != StepVerdict::Allow {
+                tracing::warn!(
+                    policy = %step.policy,
+                    verdict = ?step.verdict.kind(),
+                    detail = step.verdict.detail().unwrap_or_default(),
+                    "monitor mode: not enforced"
+                );
             }
         }
         decision

@@ -64,6 +64,18 @@ impl Default for PolicyLimits {
     }
 }
 
+/// Whether a policy's verdict counts: `mode` of a `[[policy]]`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Its rejections reject and its rewrites run (the default).
+    #[default]
+    Enforce,
+    /// Evaluated, logged and audited (`enforced: false`), but the statement goes on as if the
+    /// policy had allowed it: for trying a policy on real traffic before enforcing it.
+    Monitor,
+}
+
 /// How to find and check one policy.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PolicySpec {
@@ -73,6 +85,7 @@ pub struct PolicySpec {
     pub sha256: Option<String>,
     /// The policy's own configuration, passed to it as a JSON object.
     pub config: serde_json::Value,
+    pub mode: Mode,
 }
 
 /// Why a policy could not be loaded. Each one stops start-up.
@@ -111,6 +124,7 @@ pub enum LoadError {
 pub struct LoadedPolicy {
     pub name: String,
     pub sha256: String,
+    pub mode: Mode,
     config_json: String,
     pre: bindings::PolicyPre<GuestState>,
 }
@@ -251,6 +265,7 @@ impl Runtime {
         Ok(LoadedPolicy {
             name: spec.name.clone(),
             sha256,
+            mode: spec.mode,
             config_json,
             pre,
         })

@@ -24,6 +24,7 @@ fn main() {
             "function-allowlist",
             function_allowlist::FunctionAllowlist::evaluate,
         ),
+        ("mask-columns", mask_columns::MaskColumns::evaluate),
         ("tenant-scope", tenant_scope::TenantScope::evaluate),
         ("require-where", require_where::RequireWhere::evaluate),
     ];

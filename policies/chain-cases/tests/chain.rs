@@ -15,6 +15,7 @@ fn chain_cases() {
             "function-allowlist",
             function_allowlist::FunctionAllowlist::evaluate,
         ),
+        ("mask-columns", mask_columns::MaskColumns::evaluate),
         ("tenant-scope", tenant_scope::TenantScope::evaluate),
         ("require-where", require_where::RequireWhere::evaluate),
     ];

@@ -98,10 +98,11 @@ pub fn results(
         };
         let chain: Vec<Native> = configured
             .iter()
-            .filter(|(name, _)| used(name))
-            .map(|(name, config)| Native {
+            .filter(|(name, _, _)| used(name))
+            .map(|(name, config, enforced)| Native {
                 name: name.clone(),
                 config: config.clone(),
+                enforced: *enforced,
                 evaluate: policies
                     .iter()
                     .find(|(implemented, _)| implemented == name)
@@ -121,12 +122,18 @@ pub fn results(
 struct Native {
     name: String,
     config: String,
+    /// False for `mode = "monitor"`.
+    enforced: bool,
     evaluate: Evaluate,
 }
 
 impl chain::Policy for Native {
     fn name(&self) -> &str {
         &self.name
+    }
+
+    fn enforced(&self) -> bool {
+        self.enforced
     }
 
     fn evaluate(&self, statement: &Analysis, context: &chain::Context) -> Evaluation {
@@ -177,10 +184,12 @@ struct PolicyEntry {
     name: String,
     #[serde(default)]
     config: HashMap<String, toml::Value>,
+    #[serde(default)]
+    mode: Option<String>,
 }
 
-/// `(name, config as JSON)` for every `[[policy]]`, in order.
-fn read_config(path: &Path) -> Vec<(String, String)> {
+/// `(name, config as JSON, enforced)` for every `[[policy]]`, in order.
+fn read_config(path: &Path) -> Vec<(String, String, bool)> {
     let text = read(path);
     let file: ConfigFile =
         toml::from_str(&text).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
@@ -190,7 +199,8 @@ fn read_config(path: &Path) -> Vec<(String, String)> {
             let json = serde_json::to_string(&entry.config).unwrap_or_else(|error| {
                 panic!("{}: config of `{}`: {error}", path.display(), entry.name)
             });
-            (entry.name, json)
+            let enforced = entry.mode.as_deref() != Some("monitor");
+            (entry.name, json, enforced)
         })
         .collect()
 }
@@ -333,6 +343,36 @@ client_name = "claude-ai"
             )
         });
         assert!(failed.is_err(), "a failing case must fail the test");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_policy_in_monitor_mode_is_recorded_and_not_enforced() {
+        let dir =
+            std::env::temp_dir().join(format!("querygate-policy-monitor-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("querygate.toml"),
+            "[[policy]]\nname = \"no-show\"\npath = \"x.wasm\"\nmode = \"monitor\"\n",
+        )
+        .unwrap();
+        std::fs::write(dir.join("schema.sql"), "").unwrap();
+        std::fs::write(
+            dir.join("cases.toml"),
+            "[[case]]\nname = \"monitored\"\nsql = \"show search_path\"\nexpect = \"allow\"\n",
+        )
+        .unwrap();
+        let policies: &[(&str, Evaluate)] = &[("no-show", no_show)];
+        let results = results(
+            &dir.join("querygate.toml"),
+            &dir.join("schema.sql"),
+            &[&dir.join("cases.toml")],
+            policies,
+        );
+        assert!(results[0].passed(), "{:?}", results[0].failures);
+        let step = &results[0].decision.steps[0];
+        assert!(!step.enforced);
+        assert_eq!(step.verdict.detail(), Some("no SHOW here"));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -6,6 +6,8 @@ mod client_config;
 mod demo;
 mod eval;
 mod lossy;
+mod policy;
+mod report;
 mod serve;
 
 use crate::config::{Config, PolicyEntry};
@@ -49,6 +51,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// A tour on a throwaway PostgreSQL with sample data and the example policies.
     Demo(demo::DemoArgs),
+    /// Write a policy: create a project, build it into a component, run its cases.
+    Policy(policy::PolicyArgs),
     /// Write the entry that makes Claude Desktop, Cursor or VS Code start `querygate serve`.
     Config(client_config::ConfigArgs),
 }
@@ -134,6 +138,7 @@ pub fn main() -> Exit {
         Command::Serve(args) => serve::run(&args),
         Command::Demo(args) => demo::run(&args),
         Command::Config(args) => client_config::run(&args),
+        Command::Policy(args) => policy::run(&args),
     };
     match result {
         Ok(exit) => exit,

@@ -7,6 +7,7 @@
 mod support;
 
 mod check_cli;
+mod check_formats;
 mod client_config;
 mod corpus;
 mod database;
@@ -16,5 +17,6 @@ mod guard;
 mod interop;
 mod messages;
 mod policy_faults;
+mod policy_kit;
 mod serve;
 mod teleport;

@@ -57,10 +57,39 @@ fn setup() -> Setup {
         .expect("the fault policy loads");
     let all = Pipeline::new(runtime.clone(), loaded, SqlLimits::default());
     let names: Vec<String> = all.policies().map(|p| p.name.clone()).collect();
-    let single = names
+    let mut single: Vec<(String, Pipeline)> = names
         .iter()
         .map(|n| (n.clone(), all.only(std::slice::from_ref(n)).expect("known")))
         .collect();
+    // The JavaScript port of function-allowlist, when built (`querygate policy build
+    // policies/sdk-js/examples/function-allowlist`, as the e2e tests do): what a team pays for
+    // writing a policy in JavaScript rather than Rust, same statement, same configuration.
+    let js =
+        repo().join("policies/sdk-js/examples/function-allowlist/dist/function-allowlist.wasm");
+    if js.exists() {
+        let spec = config
+            .policy_specs()
+            .into_iter()
+            .find(|spec| spec.name == "function-allowlist")
+            .expect("function-allowlist is configured");
+        let started = Instant::now();
+        let loaded = runtime
+            .load(&PolicySpec { path: js, ..spec })
+            .expect("the JavaScript port loads");
+        eprintln!(
+            "function-allowlist (JavaScript) loaded in {:?}",
+            started.elapsed()
+        );
+        single.push((
+            "function-allowlist (JavaScript)".to_string(),
+            Pipeline::new(runtime.clone(), vec![loaded], SqlLimits::default()),
+        ));
+    } else {
+        eprintln!(
+            "{} is not built: the JavaScript row is skipped",
+            js.display()
+        );
+    }
     let chain = all
         .only(&[
             "row-limit".to_string(),

@@ -265,3 +265,30 @@ pub fn compare(case: &Case, decision: &Decision) -> Vec<String> {
     }
     failures
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> CasesFile {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("cases.toml");
+        std::fs::write(&path, text).expect("write");
+        CasesFile::load(&path).expect("loads")
+    }
+
+    #[test]
+    fn each_case_knows_the_line_of_its_header() {
+        let file = load(
+            "# cases\n[[case]]\nname = \"a\"\nsql = \"select 1\"\nexpect = \"allow\"\n\n  [[ case ]]  # b\nname = \"b\"\nsql = \"select 2\"\nexpect = \"allow\"\n[case.context]\ntool = \"x\"\n",
+        );
+        assert_eq!(file.case_lines, vec![2, 7]);
+    }
+
+    #[test]
+    fn cases_written_inline_have_no_lines() {
+        let file = load("case = [{ name = \"a\", sql = \"select 1\", expect = \"allow\" }]\n");
+        assert_eq!(file.cases.len(), 1);
+        assert!(file.case_lines.is_empty());
+    }
+}

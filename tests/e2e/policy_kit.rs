@@ -1,8 +1,10 @@
-//! `querygate policy new` → `build` → `test`, for Rust and JavaScript, as a policy author runs
-//! them; and the JavaScript port of `function-allowlist` against the Rust policy's cases.
+//! `querygate policy new` → `build` → `test`, for Rust, JavaScript and Python, as a policy
+//! author runs them; and the JavaScript and Python ports of `function-allowlist` against the
+//! Rust policy's cases.
 //!
 //! The JavaScript toolchain (componentize-qjs) comes from `policies/sdk-js/node_modules`, which
-//! `.ci/run` installs with `npm ci`; nothing is downloaded here.
+//! `.ci/run` installs with `npm ci`, and the Python one (componentize-py) from
+//! `policies/sdk-py/.venv`, which it installs with pip; nothing is downloaded here.
 
 use crate::support::{policies, querygate, querygate_bin, repo, stderr, stdout};
 use std::path::{Path, PathBuf};
@@ -27,6 +29,21 @@ fn js_path() -> String {
     assert!(
         bin.join("componentize-qjs").exists(),
         "componentize-qjs is not installed: run `npm ci --prefix policies/sdk-js` (.ci/run does)"
+    );
+    format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+/// `PATH` with componentize-py on it; fails loudly when it was not installed.
+fn py_path() -> String {
+    let bin = repo().join("policies/sdk-py/.venv/bin");
+    assert!(
+        bin.join("componentize-py").exists(),
+        "componentize-py is not installed: run `python3 -m venv policies/sdk-py/.venv && \
+         policies/sdk-py/.venv/bin/pip install -r policies/sdk-py/requirements.txt` (.ci/run does)"
     );
     format!(
         "{}:{}",
@@ -124,6 +141,14 @@ fn a_new_javascript_policy_builds_and_passes_its_cases() {
 }
 
 #[test]
+fn a_new_python_policy_builds_and_passes_its_cases() {
+    let path = py_path();
+    let (dir, project) = new_project("python", &path);
+    assert!(project.join("app.py").is_file());
+    builds_and_passes(dir.path(), &path);
+}
+
+#[test]
 fn a_missing_javascript_toolchain_names_its_install_command() {
     let (dir, project) = new_project("js", "/usr/bin:/bin");
     let output = run_in(
@@ -180,11 +205,10 @@ fn policy_new_refuses_a_bad_name_and_an_existing_directory() {
     );
 }
 
-/// The JavaScript port of `function-allowlist` passes the Rust policy's own cases file.
-#[test]
-fn the_javascript_function_allowlist_passes_the_rust_policys_cases() {
-    let example = "policies/sdk-js/examples/function-allowlist";
-    let out = ok(&run_in(repo(), &js_path(), &["policy", "build", example]));
+/// The ports of `function-allowlist` pass the Rust policy's own cases file, through `check`
+/// and through `policy test` (whose cases.toml links to the same file).
+fn port_passes_the_rust_policys_cases(example: &str, path: &str) {
+    let out = ok(&run_in(repo(), path, &["policy", "build", example]));
     assert!(out.contains("function-allowlist.wasm"), "{out}");
     let output = querygate(&[
         "check",
@@ -196,7 +220,16 @@ fn the_javascript_function_allowlist_passes_the_rust_policys_cases() {
     ]);
     let out = ok(&output);
     assert!(out.contains(" passed, 0 failed"), "{out}");
-    // And through `policy test`, whose cases.toml links to the same file.
-    let out = ok(&run_in(repo(), &js_path(), &["policy", "test", example]));
+    let out = ok(&run_in(repo(), path, &["policy", "test", example]));
     assert!(out.contains(" passed, 0 failed"), "{out}");
+}
+
+#[test]
+fn the_javascript_function_allowlist_passes_the_rust_policys_cases() {
+    port_passes_the_rust_policys_cases("policies/sdk-js/examples/function-allowlist", &js_path());
+}
+
+#[test]
+fn the_python_function_allowlist_passes_the_rust_policys_cases() {
+    port_passes_the_rust_policys_cases("policies/sdk-py/examples/function-allowlist", &py_path());
 }

@@ -13,6 +13,8 @@ use std::process::{Command, Stdio};
 
 /// The componentize-qjs that new JavaScript projects pin (package.json) and CI installs.
 pub const COMPONENTIZE_QJS: &str = "0.4.5";
+/// The componentize-py that new Python projects pin (requirements.txt) and CI installs.
+pub const COMPONENTIZE_PY: &str = "0.25.1";
 
 #[derive(Debug, Args)]
 pub struct BuildArgs {
@@ -36,6 +38,7 @@ pub(super) fn build(project: &Project) -> anyhow::Result<PathBuf> {
     match project.lang {
         Lang::Rust => rust(project, &component)?,
         Lang::Js => js(project, &component)?,
+        Lang::Python => python(project, &component)?,
     }
     Ok(component)
 }
@@ -103,6 +106,61 @@ fn rust(project: &Project, component: &Path) -> anyhow::Result<()> {
             component.display()
         )
     })?;
+    Ok(())
+}
+
+/// The project's `wit/`, or for the examples in querygate's repository, the repository's.
+fn wit_dir(dir: &Path) -> anyhow::Result<PathBuf> {
+    dir.ancestors()
+        .map(|d| d.join("wit"))
+        .find(|wit| wit.join("policy.wit").is_file())
+        .context("no wit/policy.wit in the project or above it: `querygate policy new` writes one")
+}
+
+/// `componentize-py componentize app` with the project's `wit/`. The SDK (`querygate.py`) is
+/// the project's, or for the examples in querygate's repository, `policies/sdk-py`'s.
+fn python(project: &Project, component: &Path) -> anyhow::Result<()> {
+    let dir = std::path::absolute(&project.dir)?;
+    // The toolchain's root: the nearest directory with a requirements.txt.
+    let root = dir
+        .ancestors()
+        .find(|d| d.join("requirements.txt").is_file())
+        .unwrap_or(&dir)
+        .to_path_buf();
+    let local = root.join(".venv/bin/componentize-py");
+    let tool = if local.is_file() {
+        local
+    } else {
+        PathBuf::from("componentize-py")
+    };
+    let install = format!(
+        "python3 -m venv {venv} && {venv}/bin/pip install componentize-py=={COMPONENTIZE_PY}",
+        venv = root.join(".venv").display()
+    );
+    let output = Command::new(&tool)
+        .arg("--wit-path")
+        .arg(wit_dir(&dir)?)
+        .args(["--world", "policy", "componentize", "--python-path"])
+        .arg(&dir)
+        .arg("--python-path")
+        .arg(&root)
+        .args(["app", "--output"])
+        .arg(std::path::absolute(component)?)
+        .output()
+        .map_err(|e| match e.kind() {
+            ErrorKind::NotFound => {
+                anyhow::anyhow!("componentize-py is not installed: run `{install}`")
+            }
+            _ => anyhow::anyhow!("cannot run `{}`: {e}", tool.display()),
+        })?;
+    if !output.status.success() {
+        anyhow::bail!(
+            "building `{}` failed:\n{}{}",
+            project.dir.display(),
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
     Ok(())
 }
 

@@ -1,9 +1,10 @@
-//! `querygate policy`: write a policy in Rust or JavaScript. `new` creates a project, `build`
+//! `querygate policy`: write a policy in Rust, JavaScript or Python. `new` creates a project, `build`
 //! runs its language's toolchain into `dist/<name>.wasm`, `test` runs its cases through that
 //! component exactly as `querygate check` does.
 //!
 //! A project is a directory with `querygate.toml` (a chain of this one policy, with its
-//! configuration), `cases.toml`, and the source: `Cargo.toml` (Rust) or `policy.js` (JavaScript).
+//! configuration), `cases.toml`, and the source: `Cargo.toml` (Rust), `policy.js` (JavaScript)
+//! or `app.py` (Python).
 
 mod build;
 mod new;
@@ -45,6 +46,8 @@ pub enum Lang {
     Rust,
     /// JavaScript (ES module), built with componentize-qjs (QuickJS).
     Js,
+    /// Python, built with componentize-py.
+    Python,
 }
 
 /// A policy project on disk.
@@ -96,9 +99,20 @@ impl Project {
                 name,
             });
         }
+        if dir.join("app.py").is_file() {
+            let name = std::path::absolute(&dir)?
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+                .context("the project directory has no name")?;
+            return Ok(Project {
+                dir,
+                lang: Lang::Python,
+                name,
+            });
+        }
         anyhow::bail!(
-            "`{}` is not a policy project: expected Cargo.toml (Rust) or policy.js (JavaScript) \
-             there; create one with `querygate policy new NAME --lang rust|js`",
+            "`{}` is not a policy project: expected Cargo.toml (Rust), policy.js (JavaScript) or \
+             app.py (Python) there; create one with `querygate policy new NAME --lang rust|js|python`",
             dir.display()
         )
     }

@@ -1,4 +1,4 @@
-//! `querygate policy new NAME --lang rust|js`: a project that builds and passes its cases.
+//! `querygate policy new NAME --lang rust|js|python`: a project that builds and passes its cases.
 //!
 //! The templates live in `policies/templates/`, the SDKs in `policies/sdk/` (Rust) and
 //! `policies/sdk-js/` (JavaScript); all are compiled into the binary, so a project is made the
@@ -8,7 +8,7 @@
 //! against the same contract when querygate moves on.
 
 use super::Lang;
-use super::build::COMPONENTIZE_QJS;
+use super::build::{COMPONENTIZE_PY, COMPONENTIZE_QJS};
 use crate::cli::Exit;
 use anyhow::Context as _;
 use clap::Args;
@@ -104,6 +104,15 @@ const JS: &[(&str, &str)] = &[
     ("querygate.js", repo_file!("policies/sdk-js/querygate.js")),
 ];
 
+const PYTHON: &[(&str, &str)] = &[
+    ("app.py", repo_file!("policies/templates/python/app.py")),
+    (
+        "requirements.txt",
+        repo_file!("policies/templates/python/requirements.txt"),
+    ),
+    ("querygate.py", repo_file!("policies/sdk-py/querygate.py")),
+];
+
 pub fn run(args: &NewArgs) -> anyhow::Result<Exit> {
     check_name(&args.name)?;
     let dir = args
@@ -129,6 +138,12 @@ pub fn run(args: &NewArgs) -> anyhow::Result<Exit> {
     let (lang, first) = match args.lang {
         Lang::Rust => ("Rust", format!("querygate policy build {shown}")),
         Lang::Js => ("JavaScript", format!("npm install --prefix {shown}")),
+        Lang::Python => (
+            "Python",
+            format!(
+                "python3 -m venv {shown}/.venv && {shown}/.venv/bin/pip install -r {shown}/requirements.txt"
+            ),
+        ),
     };
     println!(
         "created a {lang} policy in {shown}\n\nnext:\n  {first}\n  querygate policy test {shown}"
@@ -155,12 +170,23 @@ fn files(name: &str, lang: Lang) -> Vec<(&'static str, String)> {
              `reject`, `log`). Import every module at the top of `policy.js`: a policy has no files \
              at evaluation time.\n",
         ),
+        Lang::Python => (
+            "Python",
+            "app.py",
+            "componentize-py componentize app, from `.venv` (requirements.txt)",
+            "- `querygate.py`: the SDK (the `Policy` base class, `config`, `allow`/`rewrite`/\
+             `reject`, `log`; the typed statement and context are the generated `wit_world` \
+             bindings). Import every module at the top of `app.py`: a policy has no files at \
+             evaluation time. componentize-py builds are not byte-reproducible: re-pin the \
+             sha256 after every build.\n",
+        ),
     };
     let fill = |text: &str| {
         text.replace("{{name}}", name)
             .replace("{{wit_version}}", wit_version())
             .replace("{{sdk_version}}", env!("CARGO_PKG_VERSION"))
             .replace("{{componentize_qjs}}", COMPONENTIZE_QJS)
+            .replace("{{componentize_py}}", COMPONENTIZE_PY)
             .replace("{{lang}}", label)
             .replace("{{source}}", source)
             .replace("{{toolchain}}", toolchain)
@@ -169,6 +195,7 @@ fn files(name: &str, lang: Lang) -> Vec<(&'static str, String)> {
     let specific = match lang {
         Lang::Rust => RUST,
         Lang::Js => JS,
+        Lang::Python => PYTHON,
     };
     let mut files: Vec<(&'static str, String)> = COMMON
         .iter()
@@ -234,7 +261,7 @@ mod tests {
 
     #[test]
     fn every_placeholder_is_filled() {
-        for lang in [Lang::Rust, Lang::Js] {
+        for lang in [Lang::Rust, Lang::Js, Lang::Python] {
             for (path, text) in files("p", lang) {
                 let placeholder = text.match_indices("{{").find(|(at, _)| {
                     text[at + 2..].split_once("}}").is_some_and(|(key, _)| {

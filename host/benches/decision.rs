@@ -61,12 +61,20 @@ fn setup() -> Setup {
         .iter()
         .map(|n| (n.clone(), all.only(std::slice::from_ref(n)).expect("known")))
         .collect();
-    // The JavaScript port of function-allowlist, when built (`querygate policy build
-    // policies/sdk-js/examples/function-allowlist`, as the e2e tests do): what a team pays for
-    // writing a policy in JavaScript rather than Rust, same statement, same configuration.
-    let js =
-        repo().join("policies/sdk-js/examples/function-allowlist/dist/function-allowlist.wasm");
-    if js.exists() {
+    // The JavaScript and Python ports of function-allowlist, when built (`querygate policy
+    // build policies/sdk-js/examples/function-allowlist`, as the e2e tests do): what a team pays
+    // for writing a policy in another language than Rust, same statement, same configuration.
+    for (language, sdk) in [("JavaScript", "sdk-js"), ("Python", "sdk-py")] {
+        let port = repo().join(format!(
+            "policies/{sdk}/examples/function-allowlist/dist/function-allowlist.wasm"
+        ));
+        if !port.exists() {
+            eprintln!(
+                "{} is not built: the {language} row is skipped",
+                port.display()
+            );
+            continue;
+        }
         let spec = config
             .policy_specs()
             .into_iter()
@@ -74,21 +82,16 @@ fn setup() -> Setup {
             .expect("function-allowlist is configured");
         let started = Instant::now();
         let loaded = runtime
-            .load(&PolicySpec { path: js, ..spec })
-            .expect("the JavaScript port loads");
+            .load(&PolicySpec { path: port, ..spec })
+            .expect("the port loads");
         eprintln!(
-            "function-allowlist (JavaScript) loaded in {:?}",
+            "function-allowlist ({language}) loaded in {:?}",
             started.elapsed()
         );
         single.push((
-            "function-allowlist (JavaScript)".to_string(),
+            format!("function-allowlist ({language})"),
             Pipeline::new(runtime.clone(), vec![loaded], SqlLimits::default()),
         ));
-    } else {
-        eprintln!(
-            "{} is not built: the JavaScript row is skipped",
-            js.display()
-        );
     }
     let chain = all
         .only(&[

@@ -58,10 +58,42 @@ fn setup() -> Setup {
         .expect("the fault policy loads");
     let all = Pipeline::new(runtime.clone(), loaded, SqlLimits::default());
     let names: Vec<String> = all.policies().map(|p| p.name.clone()).collect();
-    let single = names
+    let mut single: Vec<(String, Pipeline)> = names
         .iter()
         .map(|n| (n.clone(), all.only(std::slice::from_ref(n)).expect("known")))
         .collect();
+    // The JavaScript and Python ports of function-allowlist, when built (`querygate policy
+    // build policies/sdk-js/examples/function-allowlist`, as the e2e tests do): what a team pays
+    // for writing a policy in another language than Rust, same statement, same configuration.
+    for (language, sdk) in [("JavaScript", "sdk-js"), ("Python", "sdk-py")] {
+        let port = repo().join(format!(
+            "policies/{sdk}/examples/function-allowlist/dist/function-allowlist.wasm"
+        ));
+        if !port.exists() {
+            eprintln!(
+                "{} is not built: the {language} row is skipped",
+                port.display()
+            );
+            continue;
+        }
+        let spec = config
+            .policy_specs()
+            .into_iter()
+            .find(|spec| spec.name == "function-allowlist")
+            .expect("function-allowlist is configured");
+        let started = Instant::now();
+        let loaded = runtime
+            .load(&PolicySpec { path: port, ..spec })
+            .expect("the port loads");
+        eprintln!(
+            "function-allowlist ({language}) loaded in {:?}",
+            started.elapsed()
+        );
+        single.push((
+            format!("function-allowlist ({language})"),
+            Pipeline::new(runtime.clone(), vec![loaded], SqlLimits::default()),
+        ));
+    }
     let chain = all
         .only(&[
             "row-limit".to_string(),

@@ -79,6 +79,10 @@ pub struct Case {
 pub struct CasesFile {
     #[serde(skip)]
     pub path: PathBuf,
+    /// The 1-based line of each `[[case]]` header, in order; empty when the cases are not
+    /// written as `[[case]]` tables (an inline array), so reports cannot point at them.
+    #[serde(skip)]
+    pub case_lines: Vec<usize>,
     pub policies: Option<Vec<String>>,
     #[serde(default)]
     pub context: ContextOverride,
@@ -110,6 +114,10 @@ impl CasesFile {
             )
         })?;
         file.path = path.to_path_buf();
+        file.case_lines = case_lines(&text);
+        if file.case_lines.len() != file.cases.len() {
+            file.case_lines.clear();
+        }
         for case in &file.cases {
             let wrong = match case.expect {
                 Expect::Reject if case.sql_after.is_some() => Some("`sql_after`"),
@@ -137,11 +145,30 @@ impl CasesFile {
     }
 }
 
+/// The 1-based lines of the `[[case]]` headers of a cases file.
+fn case_lines(text: &str) -> Vec<usize> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| {
+            let line = line.trim_start();
+            line.strip_prefix("[[")
+                .and_then(|rest| rest.split_once("]]"))
+                .is_some_and(|(key, after)| {
+                    key.trim() == "case"
+                        && matches!(after.trim_start().chars().next(), None | Some('#'))
+                })
+        })
+        .map(|(index, _)| index + 1)
+        .collect()
+}
+
 /// The result of one case.
 #[derive(Debug, Clone, Serialize)]
 pub struct CaseResult {
     pub file: String,
     pub name: String,
+    /// The line of the case's `[[case]]` header in the file, when known.
+    pub line: Option<usize>,
     pub expect: Expect,
     /// Empty when the case passed; otherwise each way the decision differed.
     pub failures: Vec<String>,
@@ -171,13 +198,15 @@ pub fn run<P: Policy>(
     Ok(file
         .cases
         .iter()
-        .map(|case| {
+        .enumerate()
+        .map(|(index, case)| {
             let mut context = base.clone();
             case.context.apply(&mut context);
             let decision = chain::decide(&chain, &case.sql, catalog, &context, limits);
             CaseResult {
                 file: file.path.display().to_string(),
                 name: case.name.clone(),
+                line: file.case_lines.get(index).copied(),
                 expect: case.expect,
                 failures: compare(case, &decision),
                 decision,
@@ -235,4 +264,31 @@ pub fn compare(case: &Case, decision: &Decision) -> Vec<String> {
         }
     }
     failures
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> CasesFile {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("cases.toml");
+        std::fs::write(&path, text).expect("write");
+        CasesFile::load(&path).expect("loads")
+    }
+
+    #[test]
+    fn each_case_knows_the_line_of_its_header() {
+        let file = load(
+            "# cases\n[[case]]\nname = \"a\"\nsql = \"select 1\"\nexpect = \"allow\"\n\n  [[ case ]]  # b\nname = \"b\"\nsql = \"select 2\"\nexpect = \"allow\"\n[case.context]\ntool = \"x\"\n",
+        );
+        assert_eq!(file.case_lines, vec![2, 7]);
+    }
+
+    #[test]
+    fn cases_written_inline_have_no_lines() {
+        let file = load("case = [{ name = \"a\", sql = \"select 1\", expect = \"allow\" }]\n");
+        assert_eq!(file.cases.len(), 1);
+        assert!(file.case_lines.is_empty());
+    }
 }

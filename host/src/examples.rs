@@ -35,7 +35,7 @@ pub fn build(dir: &Path) -> Result<PathBuf, String> {
 
 /// Add the wasm target with rustup when it is missing. Without rustup, a toolchain that
 /// lacks the target fails in cargo, and the message says what to do.
-fn ensure_target() -> Result<(), String> {
+pub fn ensure_target() -> Result<(), String> {
     let Ok(installed) = Command::new("rustup")
         .args(["target", "list", "--installed"])
         .output()

@@ -8,6 +8,7 @@ mod support;
 
 mod audit;
 mod check_cli;
+mod check_formats;
 mod client_config;
 mod client_config_database;
 mod corpus;
@@ -19,6 +20,7 @@ mod interop;
 mod masking;
 mod messages;
 mod policy_faults;
+mod policy_kit;
 mod reload;
 mod rollout;
 mod serve;

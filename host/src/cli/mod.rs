@@ -7,8 +7,10 @@ mod client_config;
 mod demo;
 mod eval;
 mod lossy;
+mod policy;
 mod reload;
 mod replay;
+mod report;
 mod serve;
 
 use crate::config::{Config, PolicyEntry};
@@ -52,6 +54,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// A tour on a throwaway PostgreSQL with sample data and the example policies.
     Demo(demo::DemoArgs),
+    /// Write a policy: create a project, build it into a component, run its cases.
+    Policy(policy::PolicyArgs),
     /// Write the entry that makes Claude Desktop, Cursor, VS Code or Claude Code start
     /// `querygate serve`, or (--check) report the ungated ways to PostgreSQL beside it.
     Config(client_config::ConfigArgs),
@@ -149,6 +153,7 @@ pub fn main() -> Exit {
         Command::Config(args) => client_config::run(&args),
         Command::Audit(args) => audit::run(&args),
         Command::Replay(args) => replay::run(&args),
+        Command::Policy(args) => policy::run(&args),
     };
     match result {
         Ok(exit) => exit,

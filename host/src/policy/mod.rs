@@ -24,6 +24,7 @@
 //! ([`cache`]) keyed by the module's sha256 and the engine's settings.
 
 mod cache;
+mod load_error;
 mod sandbox;
 
 pub use crate::chain::{Context, Evaluation, Fault, LogLevel, LogLine, Verdict};
@@ -106,13 +107,13 @@ pub enum LoadError {
         expected: String,
         actual: String,
     },
-    #[error(
-        "policy `{name}` at `{path}` is not a usable policy component: {message}. Build it for wasm32-wasip2 against wit/ (package querygate:policy@0.1.0)"
-    )]
+    #[error("policy `{name}` at `{path}` is not a usable policy component: {message}; {advice}")]
     Invalid {
         name: String,
         path: PathBuf,
         message: String,
+        /// What to do about it (see `load_error::advice`).
+        advice: String,
     },
     #[error("policy `{name}` has a config that is not a JSON object: give a table")]
     Config { name: String },
@@ -239,20 +240,25 @@ impl Runtime {
                 actual: sha256,
             });
         }
-        let invalid = |e: wasmtime::Error| LoadError::Invalid {
-            name: spec.name.clone(),
-            path: spec.path.clone(),
-            message: format!("{e:#}"),
+        let invalid = |component: Option<&Component>, e: wasmtime::Error| {
+            let message = format!("{e:#}");
+            LoadError::Invalid {
+                name: spec.name.clone(),
+                path: spec.path.clone(),
+                advice: load_error::advice(&self.engine, component, &message),
+                message,
+            }
         };
         let component = match &self.cache_dir {
-            Some(dir) => cache::component(&self.engine, dir, &sha256, &bytes).map_err(invalid)?,
-            None => Component::new(&self.engine, &bytes).map_err(invalid)?,
-        };
+            Some(dir) => cache::component(&self.engine, dir, &sha256, &bytes),
+            None => Component::new(&self.engine, &bytes),
+        }
+        .map_err(|e| invalid(None, e))?;
         let pre = self
             .linker
             .instantiate_pre(&component)
             .and_then(bindings::PolicyPre::new)
-            .map_err(invalid)?;
+            .map_err(|e| invalid(Some(&component), e))?;
         let config_json = match &spec.config {
             serde_json::Value::Object(_) => spec.config.to_string(),
             serde_json::Value::Null => "{}".to_string(),

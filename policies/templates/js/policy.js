@@ -1,0 +1,28 @@
+// `{{name}}`: a querygate policy. It sees each statement after querygate has parsed it and
+// checked it with its read-only guard, and answers allow, rewrite or reject.
+//
+// This starting point shows one of each, driven by `[policy.config]` in querygate.toml:
+// - reject a statement that reads one of `denied_tables`;
+// - rewrite a query without LIMIT into one with `LIMIT max_rows`;
+// - allow everything else.
+import { allow, definePolicy, reject, rewrite } from "./querygate.js";
+
+export const evaluate = definePolicy(
+  (statement, _context, config) => {
+    const denied = statement.relations.find((relation) =>
+      config.denied_tables.some((table) => table.toLowerCase() === relation.name.toLowerCase()),
+    );
+    if (denied) {
+      return reject(
+        `table \`${denied.name}\` may not be read: ask for the data you need another way`,
+      );
+    }
+    if (statement.kind === "query" && statement.limitExpr === null) {
+      // querygate parses a rewrite again and checks it like any statement.
+      return rewrite(`${statement.sql} LIMIT ${config.max_rows}`);
+    }
+    return allow();
+  },
+  // Every key [policy.config] may set, with its default.
+  { max_rows: 100, denied_tables: [] },
+);

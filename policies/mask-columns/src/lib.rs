@@ -31,15 +31,10 @@
 
 mod predicates;
 
-use core::ops::ControlFlow;
 use std::collections::BTreeMap;
 
-use querygate_policy::ast::{CteScope, folded_parts};
-use querygate_policy::sqlparser::ast::helpers::attached_token::AttachedToken;
-use querygate_policy::sqlparser::ast::{
-    Expr, GroupByExpr, Ident, Query, Select, SelectFlavor, SelectItem, SetExpr, TableAlias,
-    TableFactor, TableWithJoins, VisitMut, VisitorMut,
-};
+use querygate_policy::ast::{identifier, replace_tables, select_from};
+use querygate_policy::sqlparser::ast::{Expr, SelectItem, TableAlias, TableFactor};
 use querygate_policy::sqlparser::dialect::PostgreSqlDialect;
 use querygate_policy::sqlparser::parser::Parser;
 use querygate_policy::{
@@ -134,13 +129,11 @@ fn mask(statement: &Statement, context: &Context) -> Result<Verdict, String> {
     }
     let mut tree = statement.ast()?;
     predicates::check(&tree, statement, &masked)?;
-    let mut rewriter = Rewriter {
-        masked: &masked,
-        scope: CteScope::default(),
-    };
-    if let ControlFlow::Break(reason) = tree.visit(&mut rewriter) {
-        return Err(reason);
-    }
+    let rewriter = Rewriter { masked: &masked };
+    replace_tables(&mut tree, |parts, table| match rewriter.find(parts) {
+        Some(masked) => rewriter.wrapped(table.clone(), masked).map(Some),
+        None => Ok(None),
+    })?;
     Ok(querygate_policy::ast::rewrite(statement, &tree))
 }
 
@@ -201,7 +194,6 @@ fn is_masked_relation(statement: &Statement, masked: &[Masked], qualifier: &str)
 
 struct Rewriter<'a> {
     masked: &'a [Masked<'a>],
-    scope: CteScope,
 }
 
 impl Rewriter<'_> {
@@ -260,48 +252,10 @@ impl Rewriter<'_> {
             .collect::<Result<Vec<_>, String>>()?;
         Ok(TableFactor::Derived {
             lateral: false,
-            subquery: Box::new(select_from(projection, table)),
+            subquery: Box::new(select_from(projection, table, None)),
             alias: Some(alias),
             sample: None,
         })
-    }
-}
-
-impl VisitorMut for Rewriter<'_> {
-    type Break = String;
-
-    fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<String> {
-        self.scope.enter(query);
-        ControlFlow::Continue(())
-    }
-
-    fn post_visit_query(&mut self, _query: &mut Query) -> ControlFlow<String> {
-        self.scope.leave();
-        ControlFlow::Continue(())
-    }
-
-    // Post-visit: the subquery put in place here is not visited again.
-    fn post_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<String> {
-        let TableFactor::Table {
-            name, args: None, ..
-        } = factor
-        else {
-            return ControlFlow::Continue(());
-        };
-        if self.scope.is_cte(name) {
-            return ControlFlow::Continue(());
-        }
-        let Some(parts) = folded_parts(name) else {
-            return ControlFlow::Break(format!("cannot tell which table `{name}` is"));
-        };
-        let Some(masked) = self.find(&parts) else {
-            return ControlFlow::Continue(());
-        };
-        match self.wrapped(factor.clone(), masked) {
-            Ok(wrapped) => *factor = wrapped,
-            Err(reason) => return ControlFlow::Break(reason),
-        }
-        ControlFlow::Continue(())
     }
 }
 
@@ -312,64 +266,6 @@ fn expression(sql: &str) -> Result<Expr, String> {
         .try_with_sql(sql)
         .and_then(|mut parser| parser.parse_expr())
         .map_err(|error| format!("cannot write the mask `{sql}`: {error}"))
-}
-
-/// The column as an identifier, quoted unless it is a plain lower-case name.
-fn identifier(column: &str) -> Ident {
-    let plain = column.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
-        && column
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if plain {
-        Ident::new(column)
-    } else {
-        Ident::with_quote('"', column)
-    }
-}
-
-/// `SELECT <projection> FROM <table>`.
-fn select_from(projection: Vec<SelectItem>, table: TableFactor) -> Query {
-    let select = Select {
-        select_token: AttachedToken::empty(),
-        optimizer_hints: Vec::new(),
-        distinct: None,
-        select_modifiers: None,
-        top: None,
-        top_before_distinct: false,
-        projection,
-        exclude: None,
-        into: None,
-        from: vec![TableWithJoins {
-            relation: table,
-            joins: Vec::new(),
-        }],
-        lateral_views: Vec::new(),
-        prewhere: None,
-        selection: None,
-        connect_by: Vec::new(),
-        group_by: GroupByExpr::Expressions(Vec::new(), Vec::new()),
-        cluster_by: Vec::new(),
-        distribute_by: Vec::new(),
-        sort_by: Vec::new(),
-        having: None,
-        named_window: Vec::new(),
-        qualify: None,
-        window_before_qualify: false,
-        value_table_mode: None,
-        flavor: SelectFlavor::Standard,
-    };
-    Query {
-        with: None,
-        body: Box::new(SetExpr::Select(Box::new(select))),
-        order_by: None,
-        limit_clause: None,
-        fetch: None,
-        locks: Vec::new(),
-        for_clause: None,
-        settings: None,
-        format_clause: None,
-        pipe_operators: Vec::new(),
-    }
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]

@@ -8,7 +8,12 @@
 //! Rendering with `to_string()` gives sqlparser's canonical SQL, the same form the host shows and
 //! runs: `select * from t limit 5` comes back as `SELECT * FROM t LIMIT 5`.
 
-use sqlparser::ast::{Ident, ObjectName, ObjectNamePart, Query};
+use core::ops::ControlFlow;
+use sqlparser::ast::helpers::attached_token::AttachedToken;
+use sqlparser::ast::{
+    Expr, GroupByExpr, Ident, ObjectName, ObjectNamePart, Query, Select, SelectFlavor, SelectItem,
+    SetExpr, TableFactor, TableWithJoins, VisitMut, VisitorMut,
+};
 
 use crate::{Statement, Verdict};
 
@@ -173,6 +178,130 @@ impl CteScope {
             };
             visible.contains(&wanted)
         })
+    }
+}
+
+/// Replace table references in `tree` at any depth (joins, subqueries, WITH bodies), never a
+/// WITH name ([`CteScope`]) or a table function. `replace` gets the table's folded name parts
+/// (schema first) and the reference as written, and answers `Ok(Some(factor))` to put `factor`
+/// in its place (it is not visited again), `Ok(None)` to leave it, or `Err(reason)` to stop. A
+/// name that cannot be read as identifiers stops with a reason.
+pub fn replace_tables(
+    tree: &mut sqlparser::ast::Statement,
+    replace: impl FnMut(&[String], &TableFactor) -> Result<Option<TableFactor>, String>,
+) -> Result<(), String> {
+    let mut replacer = TableReplacer {
+        scope: CteScope::default(),
+        replace,
+    };
+    match tree.visit(&mut replacer) {
+        ControlFlow::Continue(()) => Ok(()),
+        ControlFlow::Break(reason) => Err(reason),
+    }
+}
+
+struct TableReplacer<F> {
+    scope: CteScope,
+    replace: F,
+}
+
+impl<F: FnMut(&[String], &TableFactor) -> Result<Option<TableFactor>, String>> VisitorMut
+    for TableReplacer<F>
+{
+    type Break = String;
+
+    fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<String> {
+        self.scope.enter(query);
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_query(&mut self, _query: &mut Query) -> ControlFlow<String> {
+        self.scope.leave();
+        ControlFlow::Continue(())
+    }
+
+    // Post-visit: what is put in place here is not visited again.
+    fn post_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<String> {
+        let TableFactor::Table {
+            name, args: None, ..
+        } = factor
+        else {
+            return ControlFlow::Continue(());
+        };
+        if self.scope.is_cte(name) {
+            return ControlFlow::Continue(());
+        }
+        let Some(parts) = folded_parts(name) else {
+            return ControlFlow::Break(format!("cannot tell which table `{name}` is"));
+        };
+        match (self.replace)(&parts, factor) {
+            Ok(Some(replacement)) => *factor = replacement,
+            Ok(None) => {}
+            Err(reason) => return ControlFlow::Break(reason),
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// `SELECT <projection> FROM <table> [WHERE <selection>]`, with nothing else.
+pub fn select_from(
+    projection: Vec<SelectItem>,
+    table: TableFactor,
+    selection: Option<Expr>,
+) -> Query {
+    let select = Select {
+        select_token: AttachedToken::empty(),
+        optimizer_hints: Vec::new(),
+        distinct: None,
+        select_modifiers: None,
+        top: None,
+        top_before_distinct: false,
+        projection,
+        exclude: None,
+        into: None,
+        from: vec![TableWithJoins {
+            relation: table,
+            joins: Vec::new(),
+        }],
+        lateral_views: Vec::new(),
+        prewhere: None,
+        selection,
+        connect_by: Vec::new(),
+        group_by: GroupByExpr::Expressions(Vec::new(), Vec::new()),
+        cluster_by: Vec::new(),
+        distribute_by: Vec::new(),
+        sort_by: Vec::new(),
+        having: None,
+        named_window: Vec::new(),
+        qualify: None,
+        window_before_qualify: false,
+        value_table_mode: None,
+        flavor: SelectFlavor::Standard,
+    };
+    Query {
+        with: None,
+        body: Box::new(SetExpr::Select(Box::new(select))),
+        order_by: None,
+        limit_clause: None,
+        fetch: None,
+        locks: Vec::new(),
+        for_clause: None,
+        settings: None,
+        format_clause: None,
+        pipe_operators: Vec::new(),
+    }
+}
+
+/// A column name as an identifier: quoted unless it is a plain lower-case name.
+pub fn identifier(column: &str) -> Ident {
+    let plain = column.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && column
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if plain {
+        Ident::new(column)
+    } else {
+        Ident::with_quote('"', column)
     }
 }
 

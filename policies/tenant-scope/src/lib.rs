@@ -28,14 +28,9 @@
 //! table is replaced, and PostgreSQL then refuses the statement, which fails closed. Dynamic SQL
 //! functions (`query_to_xml`) would bypass any rewrite: keep them out with `function-allowlist`.
 
-use core::ops::ControlFlow;
-
-use querygate_policy::ast::{CteScope, folded_parts};
-use querygate_policy::sqlparser::ast::helpers::attached_token::AttachedToken;
+use querygate_policy::ast::{identifier, replace_tables, select_from};
 use querygate_policy::sqlparser::ast::{
-    BinaryOperator, Expr, GroupByExpr, Ident, Query, Select, SelectFlavor, SelectItem, SetExpr,
-    TableAlias, TableFactor, TableWithJoins, Value, VisitMut, VisitorMut,
-    WildcardAdditionalOptions,
+    BinaryOperator, Expr, SelectItem, TableAlias, TableFactor, Value, WildcardAdditionalOptions,
 };
 use querygate_policy::{
     Context, Policy, Relation, RelationExt, Statement, StatementExt, StatementKind, Verdict,
@@ -88,15 +83,16 @@ fn scope(statement: &Statement, context: &Context) -> Result<Verdict, String> {
         return Ok(Verdict::Allow);
     }
     let mut tree = statement.ast()?;
-    let mut rewriter = Rewriter {
+    let rewriter = Rewriter {
         statement,
         config: &config,
         tenant: &tenant,
-        scope: CteScope::default(),
     };
-    if let ControlFlow::Break(reason) = tree.visit(&mut rewriter) {
-        return Err(reason);
-    }
+    replace_tables(&mut tree, |parts, table| {
+        Ok(rewriter
+            .is_tenant_table(parts)?
+            .then(|| rewriter.filtered(table.clone())))
+    })?;
     Ok(querygate_policy::ast::rewrite(statement, &tree))
 }
 
@@ -125,7 +121,6 @@ struct Rewriter<'a> {
     statement: &'a Statement,
     config: &'a Config,
     tenant: &'a str,
-    scope: CteScope,
 }
 
 impl Rewriter<'_> {
@@ -185,49 +180,14 @@ impl Rewriter<'_> {
         };
         TableFactor::Derived {
             lateral: false,
-            subquery: Box::new(select_star_where(table, condition)),
+            subquery: Box::new(select_from(
+                vec![SelectItem::Wildcard(WildcardAdditionalOptions::default())],
+                table,
+                Some(condition),
+            )),
             alias: Some(alias),
             sample: None,
         }
-    }
-}
-
-impl VisitorMut for Rewriter<'_> {
-    type Break = String;
-
-    fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<String> {
-        self.scope.enter(query);
-        ControlFlow::Continue(())
-    }
-
-    fn post_visit_query(&mut self, _query: &mut Query) -> ControlFlow<String> {
-        self.scope.leave();
-        ControlFlow::Continue(())
-    }
-
-    // Post-visit: the subquery put in place here is not visited again.
-    fn post_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<String> {
-        let TableFactor::Table {
-            name, args: None, ..
-        } = factor
-        else {
-            return ControlFlow::Continue(());
-        };
-        if self.scope.is_cte(name) {
-            return ControlFlow::Continue(());
-        }
-        let Some(parts) = folded_parts(name) else {
-            return ControlFlow::Break(format!("cannot tell which table `{name}` is"));
-        };
-        match self.is_tenant_table(&parts) {
-            Ok(false) => {}
-            Ok(true) => {
-                let table = core::mem::replace(factor, placeholder());
-                *factor = self.filtered(table);
-            }
-            Err(reason) => return ControlFlow::Break(reason),
-        }
-        ControlFlow::Continue(())
     }
 }
 
@@ -240,88 +200,6 @@ fn named(name: &str, schema: Option<&String>, table: &str) -> bool {
             wanted.eq_ignore_ascii_case(name)
                 && schema.is_none_or(|schema| schema.eq_ignore_ascii_case(wanted_schema))
         }
-    }
-}
-
-/// The column as an identifier, quoted unless it is a plain lower-case name.
-fn identifier(column: &str) -> Ident {
-    let plain = column.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
-        && column
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if plain {
-        Ident::new(column)
-    } else {
-        Ident::with_quote('"', column)
-    }
-}
-
-fn placeholder() -> TableFactor {
-    TableFactor::Derived {
-        lateral: false,
-        subquery: Box::new(select_star_where(
-            TableFactor::Table {
-                name: Vec::<Ident>::new().into(),
-                alias: None,
-                args: None,
-                with_hints: Vec::new(),
-                version: None,
-                with_ordinality: false,
-                partitions: Vec::new(),
-                json_path: None,
-                sample: None,
-                index_directives: Vec::new(),
-                inheritance: None,
-            },
-            Expr::value(Value::Boolean(false)),
-        )),
-        alias: None,
-        sample: None,
-    }
-}
-
-/// `SELECT * FROM <table> WHERE <condition>`.
-fn select_star_where(table: TableFactor, condition: Expr) -> Query {
-    let select = Select {
-        select_token: AttachedToken::empty(),
-        optimizer_hints: Vec::new(),
-        distinct: None,
-        select_modifiers: None,
-        top: None,
-        top_before_distinct: false,
-        projection: vec![SelectItem::Wildcard(WildcardAdditionalOptions::default())],
-        exclude: None,
-        into: None,
-        from: vec![TableWithJoins {
-            relation: table,
-            joins: Vec::new(),
-        }],
-        lateral_views: Vec::new(),
-        prewhere: None,
-        selection: Some(condition),
-        connect_by: Vec::new(),
-        group_by: GroupByExpr::Expressions(Vec::new(), Vec::new()),
-        cluster_by: Vec::new(),
-        distribute_by: Vec::new(),
-        sort_by: Vec::new(),
-        having: None,
-        named_window: Vec::new(),
-        qualify: None,
-        window_before_qualify: false,
-        value_table_mode: None,
-        flavor: SelectFlavor::Standard,
-    };
-    Query {
-        with: None,
-        body: Box::new(SetExpr::Select(Box::new(select))),
-        order_by: None,
-        limit_clause: None,
-        fetch: None,
-        locks: Vec::new(),
-        for_clause: None,
-        settings: None,
-        format_clause: None,
-        pipe_operators: Vec::new(),
     }
 }
 

@@ -62,8 +62,9 @@ pub fn catalog(schema_sql: &str) -> Catalog {
 /// Why querygate refused a statement before any policy saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
-    /// `guard` for the built-in read-only guard, `parse` for everything else.
-    pub class: String,
+    /// [`sql::RefusalClass::Guard`] for the built-in read-only guard, `Parse` for everything
+    /// else (displayed as `guard` / `parse`, the words cases files use).
+    pub class: sql::RefusalClass,
     /// querygate's message.
     pub message: String,
 }
@@ -78,7 +79,7 @@ impl std::fmt::Display for Refusal {
 pub fn analyze(sql: &str, catalog: &Catalog) -> Result<Statement, Refusal> {
     let analysis =
         sql::analyze(sql, catalog, &SqlLimits::default()).map_err(|refusal| Refusal {
-            class: refusal.class.to_string(),
+            class: refusal.class,
             message: refusal.message,
         })?;
     Ok(statement_of(analysis))

@@ -117,22 +117,34 @@ fn wit_dir(dir: &Path) -> anyhow::Result<PathBuf> {
         .context("no wit/policy.wit in the project or above it: `querygate policy new` writes one")
 }
 
+/// The toolchain's root for a project in `dir` (the nearest directory holding `marker`, else the
+/// project) and the tool to run: the root's own install at `local`, else `name` on PATH.
+fn toolchain(dir: &Path, marker: &str, local: &str, name: &str) -> (PathBuf, PathBuf) {
+    let root = dir
+        .ancestors()
+        .find(|d| d.join(marker).is_file())
+        .unwrap_or(dir)
+        .to_path_buf();
+    let local = root.join(local);
+    let tool = if local.is_file() {
+        local
+    } else {
+        PathBuf::from(name)
+    };
+    (root, tool)
+}
+
 /// `componentize-py componentize app` with the project's `wit/`. The SDK (`querygate.py`) is
 /// the project's, or for the examples in querygate's repository, `policies/sdk-py`'s.
 fn python(project: &Project, component: &Path) -> anyhow::Result<()> {
     let dir = std::path::absolute(&project.dir)?;
     // The toolchain's root: the nearest directory with a requirements.txt.
-    let root = dir
-        .ancestors()
-        .find(|d| d.join("requirements.txt").is_file())
-        .unwrap_or(&dir)
-        .to_path_buf();
-    let local = root.join(".venv/bin/componentize-py");
-    let tool = if local.is_file() {
-        local
-    } else {
-        PathBuf::from("componentize-py")
-    };
+    let (root, tool) = toolchain(
+        &dir,
+        "requirements.txt",
+        ".venv/bin/componentize-py",
+        "componentize-py",
+    );
     let install = format!(
         "python3 -m venv {venv} && {venv}/bin/pip install componentize-py=={COMPONENTIZE_PY}",
         venv = root.join(".venv").display()
@@ -169,24 +181,13 @@ fn js(project: &Project, component: &Path) -> anyhow::Result<()> {
     let dir = std::path::absolute(&project.dir)?;
     // The JavaScript root: the nearest directory with a package.json (the project, or for the
     // examples in querygate's repository, policies/sdk-js). Modules are resolved under it.
-    let root = dir
-        .ancestors()
-        .find(|d| d.join("package.json").is_file())
-        .unwrap_or(&dir)
-        .to_path_buf();
-    let local = root.join("node_modules/.bin/componentize-qjs");
-    let tool = if local.is_file() {
-        local
-    } else {
-        PathBuf::from("componentize-qjs")
-    };
-    let wit = dir
-        .ancestors()
-        .map(|d| d.join("wit"))
-        .find(|wit| wit.join("policy.wit").is_file())
-        .context(
-            "no wit/policy.wit in the project or above it: `querygate policy new` writes one",
-        )?;
+    let (root, tool) = toolchain(
+        &dir,
+        "package.json",
+        "node_modules/.bin/componentize-qjs",
+        "componentize-qjs",
+    );
+    let wit = wit_dir(&dir)?;
     let install = if root.join("package.json").is_file() {
         format!("npm install --prefix {}", root.display())
     } else {

@@ -27,16 +27,12 @@ pub fn hash(line: &[u8]) -> String {
 
 /// The hash of the file's last line ([`GENESIS`] for an empty file), read from the end.
 pub(super) fn last_line_hash(file: &mut std::fs::File) -> std::io::Result<String> {
-    let len = file.seek(SeekFrom::End(0))?;
-    let mut end = len;
-    // Skip the final newline(s).
-    let mut tail = Vec::new();
-    let mut pos = len;
     const CHUNK: u64 = 64 * 1024;
-    loop {
-        if pos == 0 {
-            break;
-        }
+    let len = file.seek(SeekFrom::End(0))?;
+    // `tail` holds the file from `pos` to its end; `end` is where the last line ends, before
+    // any final newlines.
+    let (mut tail, mut pos, mut end) = (Vec::new(), len, len);
+    while pos > 0 {
         let start = pos.saturating_sub(CHUNK);
         let mut chunk = vec![0; (pos - start) as usize];
         file.seek(SeekFrom::Start(start))?;
@@ -44,7 +40,7 @@ pub(super) fn last_line_hash(file: &mut std::fs::File) -> std::io::Result<String
         chunk.extend_from_slice(&tail);
         tail = chunk;
         pos = start;
-        while end > pos && tail.get((end - pos - 1) as usize) == Some(&b'\n') {
+        while end > pos && tail[(end - pos - 1) as usize] == b'\n' {
             end -= 1;
         }
         let body = &tail[..(end - pos) as usize];
@@ -52,7 +48,8 @@ pub(super) fn last_line_hash(file: &mut std::fs::File) -> std::io::Result<String
             return Ok(hash(&body[newline + 1..]));
         }
     }
-    let body = &tail[..(end - pos) as usize];
+    // No newline before the last line: it is the file's first (or the file is empty).
+    let body = &tail[..end as usize];
     Ok(if body.is_empty() {
         GENESIS.to_string()
     } else {

@@ -42,19 +42,18 @@ pub(super) fn build(
     fence: bool,
 ) -> anyhow::Result<ServerState> {
     let (pipeline, _catalog, config) = chain.load_with(config)?;
+    // An entry is carried over only if nothing it was opened with changed.
+    let reusable = previous
+        .filter(|previous| previous.teleport == config.teleport)
+        .map_or(&[][..], |previous| &previous.databases[..]);
     let mut databases = Vec::with_capacity(config.databases.len());
     for db_config in &config.databases {
-        let carried = previous.and_then(|previous| {
-            previous
-                .databases
-                .iter()
-                .find(|entry| {
-                    entry.source.as_ref() == Some(db_config)
-                        && previous.teleport == config.teleport
-                        && entry.guard() == &config.guard
-                })
-                .cloned()
-        });
+        let carried = reusable
+            .iter()
+            .find(|entry| {
+                entry.source.as_ref() == Some(db_config) && entry.guard() == &config.guard
+            })
+            .cloned();
         let entry = match carried {
             Some(entry) => entry,
             None => Arc::new(

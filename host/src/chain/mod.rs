@@ -134,21 +134,6 @@ impl<P: Policy + ?Sized> Policy for &P {
     }
 }
 
-impl<P: Policy + ?Sized> Policy for std::sync::Arc<P> {
-    fn name(&self) -> &str {
-        (**self).name()
-    }
-    fn sha256(&self) -> &str {
-        (**self).sha256()
-    }
-    fn enforced(&self) -> bool {
-        (**self).enforced()
-    }
-    fn evaluate(&self, statement: &Analysis, context: &Context) -> Evaluation {
-        (**self).evaluate(statement, context)
-    }
-}
-
 /// What happened to a statement, in the words cases files and the `check_query` tool use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "runtime", derive(schemars::JsonSchema))]

@@ -149,10 +149,11 @@ pub struct PolicyEntry {
 /// Why the configuration could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config `{path}`: {source}")]
+    // The io error is part of the message, not a `source`: printed as a chain it would repeat.
+    #[error("cannot read config `{path}`: {error}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("invalid config `{path}`: {message}")]
     Invalid { path: PathBuf, message: String },
@@ -161,9 +162,9 @@ pub enum ConfigError {
 impl Config {
     /// Read and check a configuration file; relative paths become relative to its directory.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         let mut config = Config::parse(&text).map_err(|message| ConfigError::Invalid {
             path: path.to_path_buf(),

@@ -41,12 +41,9 @@ pub enum LocalPgError {
          unprivileged user"
     )]
     NoPostgresUser,
-    #[error("{what}: {source}")]
-    Io {
-        what: String,
-        #[source]
-        source: std::io::Error,
-    },
+    // The io error is part of the message, not a `source`: printed as a chain it would repeat.
+    #[error("{what}: {error}")]
+    Io { what: String, error: std::io::Error },
     #[error("{what} failed: {output}")]
     Command { what: String, output: String },
     #[error("could not connect to the local server: {0}")]
@@ -55,7 +52,7 @@ pub enum LocalPgError {
 
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> LocalPgError {
     let what = what.into();
-    move |source| LocalPgError::Io { what, source }
+    move |error| LocalPgError::Io { what, error }
 }
 
 /// The OS user the server runs as, when we are root.

@@ -8,6 +8,10 @@
 // survives to the next one. There is no file system, network, clock-based randomness or
 // environment at evaluation time; import everything at the top of the module.
 
+// The host's rendering of a syntax tree back to SQL (WIT 0.1.1). componentize-qjs exposes an
+// imported interface as an ES module under its WIT name; a result's error is thrown.
+import sql from "querygate:policy/sql@0.1.1";
+
 /**
  * A column of a relation, as the catalog (or a `--schema` file) describes it.
  * @typedef {{ name: string, dataType: string }} Column
@@ -35,7 +39,7 @@
  */
 
 /** The WIT package version this SDK and its `wit/` target. */
-export const WIT_VERSION = "0.1.0";
+export const WIT_VERSION = "0.1.1";
 
 /** Let the statement through unchanged. @returns {Verdict} */
 export function allow() {
@@ -95,11 +99,67 @@ export function definePolicy(policy, defaults = {}) {
     try {
       return policy(statement, context, config(context, defaults));
     } catch (error) {
-      if (error instanceof ConfigError) {
+      if (error instanceof ConfigError || error instanceof TreeError) {
         return reject(error.message);
       }
       return reject(`policy error: ${error && error.message ? error.message : String(error)}`);
     }
+  };
+}
+
+/** The statement has no syntax tree to edit, or an edited one could not be rendered. */
+export class TreeError extends Error {}
+
+/**
+ * The statement's syntax tree as a plain object, in the serde format of sqlparser 0.64 (a
+ * `Statement`: `{ Query: { body, order_by, limit_clause, fetch, … } }` for a query). Edit it, then
+ * answer with `rewriteTree(statement, tree)`. Throws TreeError when only PostgreSQL's grammar
+ * could read the statement (`astJson` is empty): work on `statement.sql` as text then.
+ * @param {Statement} statement
+ */
+export function tree(statement) {
+  if (!statement.astJson) {
+    throw new TreeError(
+      "only PostgreSQL's grammar could read this statement, so there is no syntax tree to edit",
+    );
+  }
+  return JSON.parse(statement.astJson);
+}
+
+/**
+ * A syntax tree rendered back to SQL by querygate, in its canonical form (the form of
+ * `statement.sql`). Throws TreeError with the host's reason when the tree is not a statement.
+ * @param {object} tree
+ */
+export function render(tree) {
+  try {
+    return sql.render(JSON.stringify(tree));
+  } catch (error) {
+    const reason = error && error.message ? error.message : String(error);
+    throw new TreeError(`cannot render the edited syntax tree: ${reason}`);
+  }
+}
+
+/**
+ * The verdict for a possibly edited tree: allow when it renders to the statement's own SQL, else
+ * a rewrite to the rendering, which querygate parses and checks again like any rewrite.
+ * @param {Statement} statement
+ * @param {object} tree
+ * @returns {Verdict}
+ */
+export function rewriteTree(statement, tree) {
+  const rendered = render(tree);
+  return rendered === statement.sql ? allow() : rewrite(rendered);
+}
+
+/**
+ * A number literal as an expression of the tree (`Expr::Value`), e.g. for a LIMIT.
+ * @param {number | bigint | string} digits
+ */
+export function numberExpr(digits) {
+  const nowhere = { line: 0, column: 0 };
+  return {
+    Value: { value: { Number: [String(digits), false] }, span: { start: nowhere, end: nowhere } },
   };
 }
 

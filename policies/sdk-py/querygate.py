@@ -17,7 +17,7 @@ import json
 from typing import Any, Dict
 
 import wit_world
-from wit_world.imports import types
+from wit_world.imports import sql, types
 from wit_world.imports.types import (  # noqa: F401  (re-exported for policies)
     Column,
     ColumnRef,
@@ -29,7 +29,7 @@ from wit_world.imports.types import (  # noqa: F401  (re-exported for policies)
     Verdict,
 )
 
-WIT_VERSION = "0.1.0"
+WIT_VERSION = "0.1.1"
 
 
 def allow() -> Verdict:
@@ -69,6 +69,46 @@ def config(context: Context, defaults: Dict[str, Any]) -> Dict[str, Any]:
     return {**defaults, **parsed}
 
 
+class TreeError(Exception):
+    """The statement has no syntax tree to edit, or an edited one could not be rendered."""
+
+
+def tree(statement: Statement) -> Dict[str, Any]:
+    """The statement's syntax tree as dicts and lists, in the serde format of sqlparser 0.64 (a
+    `Statement`: `{"Query": {"body": …, "limit_clause": …, "fetch": …}}` for a query). Edit it,
+    then answer with `rewrite_tree(statement, tree)`. Raises TreeError when only PostgreSQL's
+    grammar could read the statement (`ast_json` is empty): work on `statement.sql` as text."""
+    if not statement.ast_json:
+        raise TreeError(
+            "only PostgreSQL's grammar could read this statement, so there is no syntax tree "
+            "to edit"
+        )
+    return json.loads(statement.ast_json)
+
+
+def render(tree: Dict[str, Any]) -> str:
+    """The tree rendered back to SQL by querygate, in its canonical form (the form of
+    `statement.sql`). Raises TreeError with the host's reason when it is not a statement."""
+    try:
+        return sql.render(json.dumps(tree))
+    except wit_world.types.Err as error:
+        raise TreeError(f"cannot render the edited syntax tree: {error.value}") from None
+
+
+def rewrite_tree(statement: Statement, tree: Dict[str, Any]) -> Verdict:
+    """Allow when the tree renders to the statement's own SQL, else rewrite to the rendering,
+    which querygate parses and checks again like any rewrite."""
+    rendered = render(tree)
+    return allow() if rendered == statement.sql else rewrite(rendered)
+
+
+def number_expr(digits: Any) -> Dict[str, Any]:
+    """A number literal as an expression of the tree (`Expr::Value`), e.g. for a LIMIT."""
+    nowhere = {"line": 0, "column": 0}
+    span = {"start": nowhere, "end": nowhere}
+    return {"Value": {"value": {"Number": [str(digits), False]}, "span": span}}
+
+
 def qualified_name(relation: Relation) -> str:
     """`schema.name` when the statement names a schema, else `name`."""
     return f"{relation.schema}.{relation.name}" if relation.schema else relation.name
@@ -104,7 +144,7 @@ class Policy(wit_world.WitWorld):
     def evaluate(self, statement: Statement, context: Context) -> Verdict:
         try:
             return self.decide(statement, context, config(context, self.defaults))
-        except ConfigError as error:
+        except (ConfigError, TreeError) as error:
             return reject(str(error))
         except Exception as error:  # a policy that fails refuses the statement
             return reject(f"policy error: {type(error).__name__}: {error}")

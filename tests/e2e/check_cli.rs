@@ -165,6 +165,18 @@ fn unusable_input_exits_2_with_a_clear_error() {
 
     let output = querygate(&["check", "--config", "does/not/exist.toml", &typo]);
     assert_eq!(output.status.code(), Some(2));
+    // The cause is said once, not repeated as its own source.
+    assert_eq!(
+        stderr(&output).trim_end(),
+        "error: cannot read config `does/not/exist.toml`: No such file or directory (os error 2)"
+    );
+    let output = querygate(&["eval", "--policy", "does/not/exist.wasm", "select 1"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        stderr(&output).trim_end(),
+        "error: cannot read policy `exist` from `does/not/exist.wasm`: No such file or directory \
+         (os error 2)"
+    );
 
     let not_wasm = write(dir.path(), "not.wasm", "this is not wasm");
     let ok_cases = write(

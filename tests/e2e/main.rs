@@ -25,3 +25,4 @@ mod reload;
 mod rollout;
 mod serve;
 mod teleport;
+mod wit_versions;

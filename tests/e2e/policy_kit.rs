@@ -1,6 +1,6 @@
 //! `querygate policy new` → `build` → `test`, for Rust, JavaScript and Python, as a policy
-//! author runs them; and the JavaScript and Python ports of `function-allowlist` against the
-//! Rust policy's cases.
+//! author runs them; and the JavaScript and Python ports of `function-allowlist` and `row-limit`
+//! against the Rust policies' cases.
 //!
 //! The JavaScript toolchain (componentize-qjs) comes from `policies/sdk-js/node_modules`, which
 //! `.ci/run` installs with `npm ci`, and the Python one (componentize-py) from
@@ -205,18 +205,20 @@ fn policy_new_refuses_a_bad_name_and_an_existing_directory() {
     );
 }
 
-/// The ports of `function-allowlist` pass the Rust policy's own cases file, through `check`
-/// and through `policy test` (whose cases.toml links to the same file).
+/// A port of a Rust example policy (`function-allowlist`, or `row-limit`, which edits the syntax
+/// tree and has the host render it) passes the Rust policy's own cases file, through `check` and
+/// through `policy test` (whose cases.toml links to the same file).
 fn port_passes_the_rust_policys_cases(example: &str, path: &str) {
+    let policy = example.rsplit('/').next().expect("a policy name");
     let out = ok(&run_in(repo(), path, &["policy", "build", example]));
-    assert!(out.contains("function-allowlist.wasm"), "{out}");
+    assert!(out.contains(&format!("{policy}.wasm")), "{out}");
     let output = querygate(&[
         "check",
         "--config",
         &format!("{example}/querygate.toml"),
         "--schema",
         "policies/schema.sql",
-        "policies/function-allowlist/cases.toml",
+        &format!("policies/{policy}/cases.toml"),
     ]);
     let out = ok(&output);
     assert!(out.contains(" passed, 0 failed"), "{out}");
@@ -232,4 +234,14 @@ fn the_javascript_function_allowlist_passes_the_rust_policys_cases() {
 #[test]
 fn the_python_function_allowlist_passes_the_rust_policys_cases() {
     port_passes_the_rust_policys_cases("policies/sdk-py/examples/function-allowlist", &py_path());
+}
+
+#[test]
+fn the_javascript_row_limit_rewrites_the_tree_as_the_rust_policy_does() {
+    port_passes_the_rust_policys_cases("policies/sdk-js/examples/row-limit", &js_path());
+}
+
+#[test]
+fn the_python_row_limit_rewrites_the_tree_as_the_rust_policy_does() {
+    port_passes_the_rust_policys_cases("policies/sdk-py/examples/row-limit", &py_path());
 }

@@ -7,7 +7,11 @@ use wasmtime::Engine;
 use wasmtime::component::Component;
 
 /// The WIT package this host speaks.
-pub const WIT_PACKAGE: &str = "querygate:policy@0.1.0";
+pub const WIT_PACKAGE: &str = "querygate:policy@0.1.1";
+
+/// The interfaces of [`WIT_PACKAGE`] a component may import, at this version or an earlier
+/// 0.1.z (wasmtime's linker matches semver-compatible versions).
+const POLICY_INTERFACES: &[(&str, u32)] = &[("types", 0), ("sql", 1)];
 
 /// Import namespaces the sandbox links: WASI 0.2 (with an empty context) and the policy world.
 const PROVIDED: &[&str] = &[
@@ -72,10 +76,31 @@ pub fn advice(engine: &Engine, component: Option<&Component>, message: &str) -> 
 
 fn provided(name: &str) -> bool {
     name == "log"
-        || name == "querygate:policy/types@0.1.0"
+        || policy_interface(name)
         || PROVIDED
             .iter()
             .any(|prefix| name.starts_with(prefix) && name.contains("@0.2."))
+}
+
+/// `querygate:policy/<interface>@0.1.z` for an interface this host has had since 0.1.z or earlier.
+fn policy_interface(name: &str) -> bool {
+    let Some((interface, version)) = name
+        .strip_prefix("querygate:policy/")
+        .and_then(|rest| rest.split_once("@0.1."))
+    else {
+        return false;
+    };
+    let Ok(patch) = version.parse::<u32>() else {
+        return false;
+    };
+    let current: u32 = WIT_PACKAGE
+        .rsplit('.')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    POLICY_INTERFACES
+        .iter()
+        .any(|&(known, since)| known == interface && since <= patch && patch <= current)
 }
 
 /// "memory has a minimum byte size of N which exceeds the limit of 0xM bytes" (pooling allocator).
@@ -150,10 +175,33 @@ mod tests {
         assert!(
             error.contains(
                 "it was built against `querygate:policy/types@0.2.0`, and this querygate speaks \
-                 querygate:policy@0.1.0"
+                 querygate:policy@0.1.1"
             ),
             "{error}"
         );
+    }
+
+    #[test]
+    fn a_later_patch_version_is_named() {
+        let error = load("(component (import \"querygate:policy/sql@0.1.2\" (instance)))");
+        assert!(
+            error.contains("it was built against `querygate:policy/sql@0.1.2`"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn imports_of_earlier_patch_versions_are_provided() {
+        // Only the missing export is left to complain about: 0.1.0's types and 0.1.1's sql link.
+        for import in ["querygate:policy/types@0.1.0", "querygate:policy/sql@0.1.1"] {
+            let error = load(&format!("(component (import \"{import}\" (instance)))"));
+            assert!(
+                error.contains("it does not export `evaluate`"),
+                "{import}: {error}"
+            );
+        }
+        // `sql` did not exist in 0.1.0.
+        assert!(!super::policy_interface("querygate:policy/sql@0.1.0"));
     }
 
     #[test]

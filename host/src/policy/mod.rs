@@ -92,11 +92,12 @@ pub struct PolicySpec {
 /// Why a policy could not be loaded. Each one stops start-up.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("cannot read policy `{name}` from `{path}`: {source}")]
+    // The io error is part of the message, not a `source`: printed as a chain it would repeat.
+    #[error("cannot read policy `{name}` from `{path}`: {error}")]
     Read {
         name: String,
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error(
         "policy `{name}` at `{path}` has sha256 {actual}, but the configuration pins {expected}: rebuild the policy or update the pin"
@@ -224,10 +225,10 @@ impl Runtime {
 
     /// Read, check, compile (or load from the cache) and link one policy.
     pub fn load(&self, spec: &PolicySpec) -> Result<LoadedPolicy, LoadError> {
-        let bytes = std::fs::read(&spec.path).map_err(|source| LoadError::Read {
+        let bytes = std::fs::read(&spec.path).map_err(|error| LoadError::Read {
             name: spec.name.clone(),
             path: spec.path.clone(),
-            source,
+            error,
         })?;
         let sha256 = hex::encode(Sha256::digest(&bytes));
         if let Some(expected) = &spec.sha256

@@ -1,7 +1,8 @@
 //! The state of one evaluation: a fresh WASI context that grants nothing, a memory limiter, and
-//! a size-capped log that collects the `log` import, stdout and stderr.
+//! a size-capped log that collects the `log` import, stdout and stderr, and the `sql` import's
+//! rendering of an edited syntax tree.
 
-use super::bindings::{PolicyImports, querygate::policy::types};
+use super::bindings::{PolicyImports, querygate::policy::sql, querygate::policy::types};
 use bytes::Bytes;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -104,6 +105,14 @@ impl WasiView for GuestState {
 }
 
 impl types::Host for GuestState {}
+
+impl sql::Host for GuestState {
+    /// Runs on the host, outside the guest's deadline, but bounded by the size of what the guest
+    /// can hand over (its memory cap) and by [`crate::sql::render_tree`]'s own limits.
+    fn render(&mut self, ast_json: String) -> Result<String, String> {
+        crate::sql::render_tree(&ast_json)
+    }
+}
 
 impl PolicyImports for GuestState {
     fn log(&mut self, level: types::Level, message: String) {

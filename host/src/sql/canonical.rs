@@ -123,3 +123,73 @@ fn tidy_parser_message(message: &str) -> String {
         None => body,
     }
 }
+
+/// Largest syntax tree, in bytes of JSON, that [`render_tree`] reads. The tree of the largest
+/// statement accepted (256 KiB of SQL by default) is well under it.
+pub const MAX_TREE_JSON_BYTES: usize = 32 * 1024 * 1024;
+
+/// Deepest nesting of JSON objects and arrays that [`render_tree`] reads: an edited tree of any
+/// statement querygate accepts (its nesting is capped by the parser's recursion limit, and a flat
+/// chain of operators adds about three levels of JSON per operator) fits several times over.
+pub const MAX_TREE_JSON_DEPTH: usize = 4096;
+
+/// A syntax tree as JSON (the format of [`Analysis::ast_json`]) rendered back to SQL, in the
+/// canonical form: the host's `sql.render` import for policies that edit the tree in a language
+/// without sqlparser. Nothing is checked here; the SQL a policy answers with is analysed again,
+/// guard included, like any rewrite. The error says why the tree could not be read.
+pub fn render_tree(json: &str) -> Result<String, String> {
+    if json.len() > MAX_TREE_JSON_BYTES {
+        return Err(format!(
+            "the syntax tree is {} bytes of JSON, more than the {MAX_TREE_JSON_BYTES} querygate \
+             renders",
+            json.len()
+        ));
+    }
+    let depth = json_depth(json);
+    if depth > MAX_TREE_JSON_DEPTH {
+        return Err(format!(
+            "the syntax tree is nested {depth} levels deep in JSON, more than the \
+             {MAX_TREE_JSON_DEPTH} querygate renders"
+        ));
+    }
+    // Reading, rendering and dropping recurse once per level of JSON; a debug build's frames for
+    // sqlparser's large enums are several KiB each.
+    let stack = 1024 * 1024 + depth * 64 * 1024;
+    stacker::maybe_grow(stack, stack, || {
+        let mut deserializer = serde_json::Deserializer::from_str(json);
+        deserializer.disable_recursion_limit();
+        let statement: Statement = serde::Deserialize::deserialize(&mut deserializer)
+            .and_then(|tree| deserializer.end().map(|()| tree))
+            .map_err(|error| {
+                format!("the syntax tree is not a statement in sqlparser 0.64's format: {error}")
+            })?;
+        Ok(statement.to_string())
+    })
+}
+
+/// The deepest nesting of objects and arrays in `json`, counted without parsing it.
+fn json_depth(json: &str) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for byte in json.bytes() {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}

@@ -26,6 +26,7 @@ pub mod postgres;
 mod reach;
 mod schema_file;
 
+pub use canonical::render_tree;
 pub use catalog::{Catalog, Column, GuardSettings, Origin, Reach, Source};
 pub use facts::{ColumnRef, FunctionCall, Relation};
 pub use functions::{AUDITED_VERSIONS, is_builtin_function as is_audited_builtin};

@@ -4,7 +4,8 @@
 //! `{"mode": …}` selects the behaviour:
 //! - answers: `allow`; `reject` with `reason` (default `fault: rejected`; an empty reason is
 //!   passed through, to test that the host refuses it); `rewrite` with `sql`, returned verbatim
-//!   (a DELETE, two statements, garbage).
+//!   (a DELETE, two statements, garbage); `render` with `sql` as a syntax tree's JSON, rendered by
+//!   the host (`sql.render`) into the rewrite, or rejected with `render: <reason>`.
 //! - resource abuse: `loop` (never returns); `spin` (`ms` milliseconds, or `iterations` rounds,
 //!   of busy work, then allow: the deadline's "obeyed" side); `sleep` (`ms` milliseconds,
 //!   default an hour, blocked in the host's clock, then allow); `counter` (rejects with
@@ -59,6 +60,12 @@ impl Policy for Fault {
             "rewrite" => match config.sql {
                 Some(sql) => Verdict::Rewrite(sql),
                 None => Verdict::Reject("fault: mode `rewrite` needs `sql`".into()),
+            },
+            // The host's `sql.render` import on `sql` as the tree's JSON: the rendering is the
+            // rewrite, and an error rejects with `render: <the host's reason>`.
+            "render" => match querygate_policy::render(config.sql.as_deref().unwrap_or_default()) {
+                Ok(sql) => Verdict::Rewrite(sql),
+                Err(error) => Verdict::Reject(format!("render: {error}")),
             },
             "loop" => endless(),
             "spin" => {

@@ -67,6 +67,29 @@ pub use bindings::querygate::policy::types::{
     Column, ColumnRef, Context, FunctionCall, Level, Relation, Statement, StatementKind, Verdict,
 };
 
+/// querygate's rendering of a syntax tree, as JSON in the format of [`Statement::ast_json`], back
+/// to SQL: the host's `sql.render` import (WIT 0.1.1), the renderer policies in other languages
+/// call. Rust policies with the `ast` feature can render with sqlparser themselves, which gives
+/// the same SQL. The error says why the tree could not be read.
+///
+/// Natively (tests) there is no host to ask: with the `ast` feature this renders with the same
+/// version of sqlparser as querygate; without it, it returns an error.
+pub fn render(ast_json: &str) -> Result<String, String> {
+    #[cfg(target_arch = "wasm32")]
+    {
+        bindings::querygate::policy::sql::render(ast_json)
+    }
+    #[cfg(all(not(target_arch = "wasm32"), feature = "ast"))]
+    {
+        ast::parse_ast_json(ast_json).map(|tree| tree.to_string())
+    }
+    #[cfg(all(not(target_arch = "wasm32"), not(feature = "ast")))]
+    {
+        let _ = ast_json;
+        Err("natively, rendering a syntax tree needs the `ast` feature".to_owned())
+    }
+}
+
 /// A policy: decides what happens to one statement.
 ///
 /// Called with a fresh instance for every statement, so there is no `self` and nothing to keep

@@ -213,7 +213,7 @@ fn files(name: &str, lang: Lang) -> Vec<(&'static str, String)> {
     files
 }
 
-/// The version of the WIT package, `0.1.0` in `package querygate:policy@0.1.0;`.
+/// The version of the WIT package, `0.1.1` in `package querygate:policy@0.1.1;`.
 pub fn wit_version() -> &'static str {
     WIT.lines()
         .find_map(|line| line.trim().strip_prefix("package querygate:policy@"))
@@ -271,7 +271,7 @@ mod tests {
                 assert!(placeholder.is_none(), "{path}: {placeholder:?}");
             }
         }
-        assert_eq!(wit_version(), "0.1.0");
+        assert_eq!(wit_version(), "0.1.1");
     }
 
     #[test]

@@ -165,6 +165,13 @@ fn unusable_input_exits_2_with_a_clear_error() {
 
     let output = querygate(&["check", "--config", "does/not/exist.toml", &typo]);
     assert_eq!(output.status.code(), Some(2));
+    let fine = write(
+        dir.path(),
+        "fine.toml",
+        "[[case]]\nname = \"x\"\nsql = \"select 1\"\nexpect = \"allow\"\n",
+    );
+    let output = querygate(&["check", "--config", "does/not/exist.toml", &fine]);
+    assert_eq!(output.status.code(), Some(2));
     // The cause is said once, not repeated as its own source.
     assert_eq!(
         stderr(&output).trim_end(),

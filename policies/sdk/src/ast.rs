@@ -315,6 +315,14 @@ mod tests {
 
     use super::*;
 
+    #[test]
+    fn render_natively_gives_the_hosts_canonical_sql() {
+        let tree = &Parser::parse_sql(&PostgreSqlDialect {}, "select a from t limit 3").unwrap()[0];
+        let json = serde_json::to_string(tree).unwrap();
+        assert_eq!(crate::render(&json).unwrap(), "SELECT a FROM t LIMIT 3");
+        assert!(crate::render("{\"Query\": 1}").is_err());
+    }
+
     /// Lists every table in FROM as `name` or `name (cte)`.
     #[derive(Default)]
     struct Tables {

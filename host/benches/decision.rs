@@ -62,37 +62,37 @@ fn setup() -> Setup {
         .iter()
         .map(|n| (n.clone(), all.only(std::slice::from_ref(n)).expect("known")))
         .collect();
-    // The JavaScript and Python ports of function-allowlist, when built (`querygate policy
-    // build policies/sdk-js/examples/function-allowlist`, as the e2e tests do): what a team pays
-    // for writing a policy in another language than Rust, same statement, same configuration.
-    for (language, sdk) in [("JavaScript", "sdk-js"), ("Python", "sdk-py")] {
-        let port = repo().join(format!(
-            "policies/{sdk}/examples/function-allowlist/dist/function-allowlist.wasm"
-        ));
-        if !port.exists() {
-            eprintln!(
-                "{} is not built: the {language} row is skipped",
-                port.display()
-            );
-            continue;
+    // The JavaScript and Python ports of function-allowlist and row-limit, when built
+    // (`querygate policy build policies/sdk-js/examples/row-limit`, as the e2e tests do): what a
+    // team pays for writing a policy in another language than Rust, same statement, same
+    // configuration. row-limit's ports edit the syntax tree and have the host render it.
+    for policy in ["function-allowlist", "row-limit"] {
+        for (language, sdk) in [("JavaScript", "sdk-js"), ("Python", "sdk-py")] {
+            let port = repo().join(format!(
+                "policies/{sdk}/examples/{policy}/dist/{policy}.wasm"
+            ));
+            if !port.exists() {
+                eprintln!(
+                    "{} is not built: the {policy} ({language}) row is skipped",
+                    port.display()
+                );
+                continue;
+            }
+            let spec = config
+                .policy_specs()
+                .into_iter()
+                .find(|spec| spec.name == policy)
+                .expect("the policy is configured");
+            let started = Instant::now();
+            let loaded = runtime
+                .load(&PolicySpec { path: port, ..spec })
+                .expect("the port loads");
+            eprintln!("{policy} ({language}) loaded in {:?}", started.elapsed());
+            single.push((
+                format!("{policy} ({language})"),
+                Pipeline::new(runtime.clone(), vec![loaded], SqlLimits::default()),
+            ));
         }
-        let spec = config
-            .policy_specs()
-            .into_iter()
-            .find(|spec| spec.name == "function-allowlist")
-            .expect("function-allowlist is configured");
-        let started = Instant::now();
-        let loaded = runtime
-            .load(&PolicySpec { path: port, ..spec })
-            .expect("the port loads");
-        eprintln!(
-            "function-allowlist ({language}) loaded in {:?}",
-            started.elapsed()
-        );
-        single.push((
-            format!("function-allowlist ({language})"),
-            Pipeline::new(runtime.clone(), vec![loaded], SqlLimits::default()),
-        ));
     }
     let chain = all
         .only(&[
@@ -183,6 +183,16 @@ fn summary(s: &Setup) {
         "both parsers, side by side (sql::analyze)".to_string(),
         percentiles(|| {
             sql::analyze(QUERY, &s.catalog, &limits).expect("query passes");
+        }),
+    ));
+    // What the `sql.render` import costs the host for this statement's tree.
+    rows.push((
+        format!(
+            "host render of the tree ({} bytes of JSON)",
+            analysis.ast_json.len()
+        ),
+        percentiles(|| {
+            sql::render_tree(&analysis.ast_json).expect("renders");
         }),
     ));
     // The other floor: one evaluation in a fresh instance of a policy that answers allow

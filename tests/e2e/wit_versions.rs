@@ -90,6 +90,22 @@ fn render_gives_the_canonical_sql_of_an_edited_tree() {
 }
 
 #[test]
+fn a_deep_tree_within_the_limits_renders() {
+    // A flat chain of operators is one level of the tree per operator, about three of JSON.
+    let sql = format!("select 1{}", "+1".repeat(1200));
+    let json = tree(&sql);
+    let pipeline = chain("fault", json!({"mode": "render", "sql": json}));
+    let decision = decide(&pipeline, "select 2");
+    let expected = format!("SELECT 1{}", " + 1".repeat(1200));
+    assert_eq!(
+        decision.final_sql(),
+        Some(expected.as_str()),
+        "{:?}",
+        decision.rejection()
+    );
+}
+
+#[test]
 fn a_rendered_tree_is_checked_like_any_rewrite() {
     // Rendering checks nothing; the rewrite it becomes meets the guard, and the policy that
     // wrote it is the one that rejects.

@@ -5,7 +5,7 @@
 // - reject a statement that reads one of `denied_tables`;
 // - rewrite a query without LIMIT into one with `LIMIT max_rows`;
 // - allow everything else.
-import { allow, definePolicy, reject, rewrite } from "./querygate.js";
+import { allow, definePolicy, numberExpr, reject, rewriteTree, tree } from "./querygate.js";
 
 export const evaluate = definePolicy(
   (statement, _context, config) => {
@@ -17,9 +17,16 @@ export const evaluate = definePolicy(
         `table \`${denied.name}\` may not be read: ask for the data you need another way`,
       );
     }
-    if (statement.kind === "query" && statement.limitExpr === null) {
-      // querygate parses a rewrite again and checks it like any statement.
-      return rewrite(`${statement.sql} LIMIT ${config.max_rows}`);
+    if (statement.kind === "query" && statement.astJson) {
+      // Edit the syntax tree (sqlparser's format); querygate renders it back to SQL, then parses
+      // the rewrite again and checks it like any statement.
+      const edited = tree(statement);
+      const query = edited.Query;
+      if (query.limit_clause === null && query.fetch === null) {
+        const limit = numberExpr(config.max_rows);
+        query.limit_clause = { LimitOffset: { limit, offset: null, limit_by: [] } };
+        return rewriteTree(statement, edited);
+      }
     }
     return allow();
   },

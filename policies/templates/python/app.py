@@ -7,7 +7,7 @@ This starting point shows one of each, driven by `[policy.config]` in querygate.
 - allow everything else.
 """
 
-from querygate import Policy, StatementKind, allow, reject, rewrite
+from querygate import Policy, StatementKind, allow, number_expr, reject, rewrite_tree, tree
 
 
 class WitWorld(Policy):
@@ -22,7 +22,14 @@ class WitWorld(Policy):
                     f"table `{relation.name}` may not be read: ask for the data you need "
                     "another way"
                 )
-        if statement.kind == StatementKind.QUERY and statement.limit_expr is None:
-            # querygate parses a rewrite again and checks it like any statement.
-            return rewrite(f"{statement.sql} LIMIT {config['max_rows']}")
+        if statement.kind == StatementKind.QUERY and statement.ast_json:
+            # Edit the syntax tree (sqlparser's format); querygate renders it back to SQL, then
+            # parses the rewrite again and checks it like any statement.
+            edited = tree(statement)
+            query = edited["Query"]
+            if query["limit_clause"] is None and query["fetch"] is None:
+                limit = number_expr(config["max_rows"])
+                clause = {"limit": limit, "offset": None, "limit_by": []}
+                query["limit_clause"] = {"LimitOffset": clause}
+                return rewrite_tree(statement, edited)
         return allow()

@@ -24,4 +24,5 @@ mod policy_kit;
 mod reload;
 mod rollout;
 mod serve;
+mod telemetry;
 mod teleport;

@@ -13,6 +13,9 @@
 //! allow_functions = ["public.full_name"]   # user functions trusted, schema-qualified
 //! allow_extensions = ["pg_trgm"]           # extensions whose members are trusted
 //!
+//! [telemetry]
+//! otlp = "http://127.0.0.1:4318"   # export traces and metrics (OTLP/HTTP); off when absent
+//!
 //! [[policy]]
 //! name = "row-limit"
 //! path = "policies/row_limit.wasm"
@@ -51,6 +54,9 @@ pub struct Config {
     /// `[results]`: how answers are written for the model.
     #[serde(default)]
     pub results: Results,
+    /// `[telemetry]`: OpenTelemetry export (`serve` only; off unless `otlp` is set).
+    #[serde(default)]
+    pub telemetry: crate::telemetry::TelemetrySettings,
 }
 
 /// `[results]`.
@@ -223,6 +229,7 @@ impl Config {
             ));
         }
         self.guard.check()?;
+        self.telemetry.check()?;
         for (i, db) in self.databases.iter().enumerate() {
             if self.databases[..i].iter().any(|d| d.name == db.name) {
                 return Err(format!(
@@ -341,6 +348,25 @@ mod tests {
         let error = Config::parse("[[policy]]\npath = \"a.wasm\"\nmode = \"learn\"\n")
             .expect_err("unknown mode");
         assert!(error.contains("unknown variant `learn`"), "{error}");
+    }
+
+    #[test]
+    fn telemetry_is_off_unless_an_http_endpoint_is_given() {
+        assert_eq!(Config::parse("").expect("valid").telemetry.otlp, None);
+        let config = Config::parse(
+            "[telemetry]\notlp = \"https://otel.example:4318\"\nservice_name = \"qg-laptop\"\n",
+        )
+        .expect("valid");
+        assert_eq!(
+            config.telemetry.otlp.as_deref(),
+            Some("https://otel.example:4318")
+        );
+        assert_eq!(config.telemetry.service_name.as_deref(), Some("qg-laptop"));
+        let error = Config::parse("[telemetry]\nendpoint = \"http://x\"\n").expect_err("typo");
+        assert!(error.contains("unknown field `endpoint`"), "{error}");
+        let error =
+            Config::parse("[telemetry]\notlp = \"127.0.0.1:4317\"\n").expect_err("no scheme");
+        assert!(error.contains("not an http:// or https:// URL"), "{error}");
     }
 
     #[test]

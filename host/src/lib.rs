@@ -31,6 +31,8 @@ pub mod pipeline;
 #[cfg(feature = "runtime")]
 pub mod policy;
 #[cfg(feature = "runtime")]
+pub mod telemetry;
+#[cfg(feature = "runtime")]
 pub mod teleport;
 #[cfg(feature = "runtime")]
 mod watchdog;

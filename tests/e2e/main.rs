@@ -24,5 +24,6 @@ mod policy_kit;
 mod reload;
 mod rollout;
 mod serve;
+mod telemetry;
 mod teleport;
 mod wit_versions;

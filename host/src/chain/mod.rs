@@ -342,6 +342,25 @@ pub fn select<'a, P: Policy>(
         .collect())
 }
 
+/// What watches a decision from outside the chain: the server's telemetry times each analysis
+/// (the policies it times itself, in their [`Policy::evaluate`]). The chain has no tracing of
+/// its own: it is built with the `grammar` feature alone.
+pub trait Observer {
+    /// Run `analyze` on the statement as sent (`rewritten_by` None) or on the rewrite of the
+    /// policy named, and return what it returns.
+    fn analysis(
+        &self,
+        rewritten_by: Option<&str>,
+        analyze: &mut dyn FnMut() -> Result<Analysis, Refusal>,
+    ) -> Result<Analysis, Refusal> {
+        let _ = rewritten_by;
+        analyze()
+    }
+}
+
+/// Nobody watching.
+impl Observer for () {}
+
 /// Run `sql` through the analysis and `policies` in order, and decide.
 pub fn decide<P: Policy>(
     policies: &[P],
@@ -350,15 +369,29 @@ pub fn decide<P: Policy>(
     context: &Context,
     limits: &SqlLimits,
 ) -> Decision {
+    decide_observed(policies, sql, catalog, context, limits, &())
+}
+
+/// [`decide`], with each analysis run through `observer`.
+pub fn decide_observed<P: Policy>(
+    policies: &[P],
+    sql: &str,
+    catalog: &Catalog,
+    context: &Context,
+    limits: &SqlLimits,
+    observer: &impl Observer,
+) -> Decision {
     let started = Instant::now();
     let mut steps = Vec::with_capacity(policies.len());
     let mut unknown_relations = Vec::new();
+    let analyze = |text: &str, rewritten_by: Option<&str>| {
+        observer.analysis(rewritten_by, &mut || analyze(text, catalog, limits))
+    };
     let outcome = run(
         policies,
         sql,
-        catalog,
+        &analyze,
         context,
-        limits,
         &mut steps,
         &mut unknown_relations,
     );
@@ -372,16 +405,18 @@ pub fn decide<P: Policy>(
     }
 }
 
+/// Analyse a text: the statement as sent (None) or the rewrite of the policy named.
+type Analyze<'a> = dyn Fn(&str, Option<&str>) -> Result<Analysis, Refusal> + 'a;
+
 fn run<P: Policy>(
     policies: &[P],
     sql: &str,
-    catalog: &Catalog,
+    analyze: &Analyze<'_>,
     context: &Context,
-    limits: &SqlLimits,
     steps: &mut Vec<Step>,
     unknown_relations: &mut Vec<String>,
 ) -> Outcome {
-    let mut analysis = match analyze(sql, catalog, limits) {
+    let mut analysis = match analyze(sql, None) {
         Ok(analysis) => analysis,
         Err(refusal) => {
             // A function the catalog does not know may have been created since it was
@@ -436,7 +471,7 @@ fn run<P: Policy>(
             Ok(Verdict::Allow) => {}
             Ok(Verdict::Reject(reason)) => return reject(reason),
             Err(fault) => return reject(fault_reason(&fault)),
-            Ok(Verdict::Rewrite(new_sql)) => match analyze(&new_sql, catalog, limits) {
+            Ok(Verdict::Rewrite(new_sql)) => match analyze(&new_sql, Some(policy.name())) {
                 Ok(new) => {
                     if new.sql != analysis.sql {
                         rewritten_by.push(policy.name().to_string());

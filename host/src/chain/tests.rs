@@ -280,3 +280,54 @@ fn a_monitored_policy_is_recorded_but_changes_nothing() {
     let json = serde_json::to_value(&decision).expect("serializes");
     assert_eq!(json["steps"][0]["enforced"], false);
 }
+
+/// Records each analysis it is shown: whose text it was, and whether it passed.
+#[derive(Default)]
+struct Recorder(std::cell::RefCell<Vec<(Option<String>, bool)>>);
+
+impl Observer for Recorder {
+    fn analysis(
+        &self,
+        rewritten_by: Option<&str>,
+        analyze: &mut dyn FnMut() -> Result<Analysis, Refusal>,
+    ) -> Result<Analysis, Refusal> {
+        let result = analyze();
+        self.0
+            .borrow_mut()
+            .push((rewritten_by.map(str::to_string), result.is_ok()));
+        result
+    }
+}
+
+fn decide_observed_with(policies: &[Boxed], sql: &str, observer: &Recorder) -> Decision {
+    decide_observed(
+        policies,
+        sql,
+        &Catalog::default(),
+        &Context::default(),
+        &SqlLimits::default(),
+        observer,
+    )
+}
+
+#[test]
+fn an_observer_sees_every_analysis_and_whose_rewrite_it_was() {
+    let limit = || {
+        native("limit", |sql| {
+            Ok(Verdict::Rewrite(format!("{sql} limit 5")))
+        })
+    };
+    let observer = Recorder::default();
+    let decision = decide_observed_with(&[allow(), limit()], "select 1", &observer);
+    assert_eq!(decision.final_sql(), Some("SELECT 1 LIMIT 5"));
+    assert_eq!(
+        observer.0.take(),
+        [(None, true), (Some("limit".to_string()), true)]
+    );
+
+    // A refused statement is analysed once, and no policy runs.
+    let decision = decide_observed_with(&[limit()], "delete from t", &observer);
+    assert_eq!(rejected(&decision).0, Rejector::Guard);
+    assert!(decision.steps.is_empty());
+    assert_eq!(observer.0.take(), [(None, false)]);
+}

@@ -12,7 +12,8 @@
 //! new generation and each policy's sha256.
 //!
 //! What a reload cannot change: the audit log's path, the results fence flag given on the
-//! command line, and which tools are listed (Teleport's names): those need a restart.
+//! command line, which tools are listed (Teleport's names), and `[telemetry]` (where traces and
+//! metrics go): those need a restart. A reload that changes `[telemetry]` says so in the log.
 
 use super::ChainArgs;
 use super::serve::{ReloadArgs, assemble_with};
@@ -31,6 +32,8 @@ pub(super) struct Source {
     pub args: ReloadArgs,
     pub audit: Arc<AuditLog>,
     pub fence: bool,
+    /// The `[telemetry]` the server started with (and keeps until a restart).
+    pub telemetry: crate::telemetry::TelemetrySettings,
 }
 
 /// Build a generation from `config`, carrying over `previous`'s unchanged database entries.
@@ -199,6 +202,13 @@ async fn reload(server: &QuerygateServer, source: &Source, why: &str) -> Option<
                     .collect(),
             );
             tracing::info!(generation = state.generation, why, "configuration reloaded");
+            if config.telemetry != source.telemetry {
+                tracing::warn!(
+                    generation = state.generation,
+                    "[telemetry] changed: it takes effect at the next restart; until then \
+                     telemetry goes where it went"
+                );
+            }
             // What the old generation alone holds (pools, tsh tunnels) goes when its last call
             // ends and drops it.
             server.swap(state);

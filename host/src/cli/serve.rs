@@ -1,5 +1,6 @@
 //! `querygate serve`: the MCP server over stdio. stdout carries only the protocol; logs go to
-//! stderr (`QUERYGATE_LOG=info` for more), audit lines to the configured file or stderr.
+//! stderr (`QUERYGATE_LOG=info` for more), audit lines to the configured file or stderr, and,
+//! when configured, traces and metrics to an OpenTelemetry collector ([`crate::telemetry`]).
 
 use super::demo::Demo;
 use super::{ChainArgs, Exit, reload};
@@ -47,6 +48,11 @@ pub struct ServeArgs {
     /// Do not watch the configuration and policy files for changes (SIGHUP still reloads).
     #[arg(long)]
     no_watch: bool,
+    /// Export OpenTelemetry traces (one per tool call: analyze, each policy, execute) and
+    /// metrics (decisions, policy duration, rows) to this OTLP/HTTP endpoint, e.g.
+    /// http://127.0.0.1:4318 (`[telemetry] otlp`). Nothing is exported without it.
+    #[arg(long, value_name = "ENDPOINT")]
+    otlp: Option<String>,
 }
 
 pub fn run(args: &ServeArgs) -> anyhow::Result<Exit> {
@@ -99,6 +105,9 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<Exit> {
         },
     );
     let fence = !args.no_fence;
+    // Started once: a reload does not change where telemetry goes (it says so in the log).
+    let telemetry = config.telemetry.clone();
+    let exporter = crate::telemetry::Exporter::start(&telemetry)?;
     let state = reload::build(&args.chain, config, None, audit.clone(), fence)?;
     tracing::info!(
         databases = state.databases.len(),
@@ -114,6 +123,7 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<Exit> {
                 args: ReloadArgs::of(args),
                 audit: audit.clone(),
                 fence,
+                telemetry,
             },
             !args.no_watch,
             hangup,
@@ -145,6 +155,10 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<Exit> {
         }
     }
     drop(demo);
+    if let Some(exporter) = exporter {
+        // Blocks until the last spans and metrics are sent (or the export times out).
+        let _ = tokio::task::spawn_blocking(move || exporter.shutdown()).await;
+    }
     Ok(Exit::Success)
 }
 
@@ -156,6 +170,7 @@ pub(super) struct ReloadArgs {
     password_envs: Vec<String>,
     tsh: Option<PathBuf>,
     teleport_tools: bool,
+    otlp: Option<String>,
 }
 
 impl ReloadArgs {
@@ -166,6 +181,7 @@ impl ReloadArgs {
             password_envs: args.password_envs.clone(),
             tsh: args.tsh.clone(),
             teleport_tools: args.teleport_tools,
+            otlp: args.otlp.clone(),
         }
     }
 }
@@ -190,6 +206,9 @@ pub(super) fn assemble_with(args: &ReloadArgs, mut config: Config) -> anyhow::Re
         config.teleport.tsh = tsh.clone();
     }
     config.teleport.tool_names |= args.teleport_tools;
+    if let Some(otlp) = &args.otlp {
+        config.telemetry.otlp = Some(otlp.clone());
+    }
     config
         .check()
         .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;

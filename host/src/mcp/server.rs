@@ -28,33 +28,18 @@ impl ServerHandler for QuerygateServer {
     }
 
     /// Every call goes through the router, after one check of its own: an argument of the
-    /// wrong type is a tool error that names the argument ([`schema::argument_error`]).
+    /// wrong type is a tool error that names the argument ([`schema::argument_error`]). With
+    /// telemetry on, each call is a trace of its own.
     async fn call_tool(
         &self,
         request: rmcp::model::CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        // The whole call works on the generation being served now, even if a reload swaps in
-        // another before it ends.
-        let this = &self.pinned();
-        if let (Some(tool), Some(arguments)) =
-            (self.tool_router.get(&request.name), &request.arguments)
-            && let Some(message) = schema::argument_error(&tool.input_schema, arguments)
-        {
-            // Audited like any other call that failed.
-            let record = this.record(&context, &request.name);
-            // `finish` hands the error back, or the audit log's own failure.
-            let message = match this
-                .finish::<()>(record, Err(ToolError::Input(message.clone())))
-                .await
-            {
-                Err(error) => error.to_string(),
-                Ok(()) => message,
-            };
-            return Ok(CallToolResult::error(vec![ContentBlock::text(message)]).into());
-        }
-        let call = rmcp::handler::server::tool::ToolCallContext::new(this, request, context);
-        this.tool_router.call(call).await
+        let tool = request.name.clone();
+        crate::telemetry::tool_call(&tool, self.call_tool_now(request, context), |answer| {
+            !matches!(answer, Ok(CallToolResponse::Complete(result)) if result.is_error != Some(true))
+        })
+        .await
     }
 
     async fn list_resources(
@@ -112,5 +97,36 @@ impl ServerHandler for QuerygateServer {
             Ok(result) => Ok(result.into()),
             Err(error) => Err(ErrorData::resource_not_found(error.to_string(), None)),
         }
+    }
+}
+
+impl QuerygateServer {
+    /// [`ServerHandler::call_tool`], in its trace.
+    async fn call_tool_now(
+        &self,
+        request: rmcp::model::CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        // The whole call works on the generation being served now, even if a reload swaps in
+        // another before it ends.
+        let this = &self.pinned();
+        if let (Some(tool), Some(arguments)) =
+            (self.tool_router.get(&request.name), &request.arguments)
+            && let Some(message) = schema::argument_error(&tool.input_schema, arguments)
+        {
+            // Audited like any other call that failed.
+            let record = this.record(&context, &request.name);
+            // `finish` hands the error back, or the audit log's own failure.
+            let message = match this
+                .finish::<()>(record, Err(ToolError::Input(message.clone())))
+                .await
+            {
+                Err(error) => error.to_string(),
+                Ok(()) => message,
+            };
+            return Ok(CallToolResult::error(vec![ContentBlock::text(message)]).into());
+        }
+        let call = rmcp::handler::server::tool::ToolCallContext::new(this, request, context);
+        this.tool_router.call(call).await
     }
 }

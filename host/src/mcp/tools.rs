@@ -181,10 +181,15 @@ impl QuerygateServer {
                     &mut record,
                     async |entry, analysis, fresh| {
                         let started = Instant::now();
-                        let result = entry
-                            .db
-                            .execute_decided(&analysis.sql, analysis.limit, fresh)
-                            .await?;
+                        let result = crate::telemetry::database(
+                            "execute",
+                            entry.db.name(),
+                            entry
+                                .db
+                                .execute_decided(&analysis.sql, analysis.limit, fresh),
+                            |result| Some((result.row_count, result.truncated)),
+                        )
+                        .await?;
                         entry.observe(fresh, result.catalog_snapshot.as_deref());
                         Ok((result, started.elapsed()))
                     },
@@ -320,7 +325,13 @@ impl QuerygateServer {
                         if analysis.kind != crate::sql::StatementKind::Query {
                             return Ok(None);
                         }
-                        Ok(Some(entry.db.explain_fresh(&analysis.sql, fresh).await?))
+                        let plan = crate::telemetry::database(
+                            "explain",
+                            entry.db.name(),
+                            entry.db.explain_fresh(&analysis.sql, fresh),
+                            |_| None,
+                        );
+                        Ok(Some(plan.await?))
                     },
                 )
                 .await?;

@@ -13,7 +13,7 @@ pub use served::{DatabaseEntry, DecideError};
 
 use crate::chain::{self, Context, Evaluation, Policy};
 use crate::policy::{LoadedPolicy, Runtime};
-use crate::sql::{Analysis, Catalog, SqlLimits};
+use crate::sql::{Analysis, Catalog, Refusal, SqlLimits};
 use std::sync::Arc;
 
 /// A configured chain of policies and the limits they run under.
@@ -41,7 +41,22 @@ impl Policy for Component {
         self.policy.mode == crate::policy::Mode::Enforce
     }
     fn evaluate(&self, statement: &Analysis, context: &Context) -> Evaluation {
-        self.runtime.evaluate(&self.policy, statement, context)
+        crate::telemetry::policy(self.name(), self.sha256(), self.enforced(), || {
+            self.runtime.evaluate(&self.policy, statement, context)
+        })
+    }
+}
+
+/// Each analysis as a span of the call's trace, when telemetry is on ([`crate::telemetry`]).
+struct Traced;
+
+impl chain::Observer for Traced {
+    fn analysis(
+        &self,
+        rewritten_by: Option<&str>,
+        analyze: &mut dyn FnMut() -> Result<Analysis, Refusal>,
+    ) -> Result<Analysis, Refusal> {
+        crate::telemetry::analysis(rewritten_by, analyze)
     }
 }
 
@@ -88,7 +103,14 @@ impl Pipeline {
 
     /// Run `sql` through the whole path and decide; the policies' log lines go to the log.
     pub fn decide(&self, sql: &str, catalog: &Catalog, context: &Context) -> Decision {
-        let decision = chain::decide(&self.policies, sql, catalog, context, &self.sql_limits);
+        let decision = chain::decide_observed(
+            &self.policies,
+            sql,
+            catalog,
+            context,
+            &self.sql_limits,
+            &Traced,
+        );
         for step in &decision.steps {
             for line in &step.logs {
                 tracing::info!(policy = %step.policy, level = ?line.level, "{}", line.message);

@@ -118,20 +118,34 @@ impl Pipeline {
         sql: &str,
         context: Context,
     ) -> Result<Decision, DecideError> {
+        let decided = self.decide_refreshing(entry, sql, &context).await;
+        crate::telemetry::decided(&context.tool, &decided);
+        decided
+    }
+
+    async fn decide_refreshing(
+        &self,
+        entry: &DatabaseEntry,
+        sql: &str,
+        context: &Context,
+    ) -> Result<Decision, DecideError> {
         // Text that can never pass (empty, too large, NUL, replaced bytes) is refused without
         // a trip to the database for the catalog.
         if crate::sql::check_raw_text(sql, self.sql_limits()).is_err() {
-            return Ok(self.decide(sql, &Catalog::default(), &context));
+            return Ok(self.decide(sql, &Catalog::default(), context));
         }
         let mut catalog = entry.catalog(false).await?;
         let mut refreshed = false;
         loop {
             let pipeline = self.clone();
             let (sql_owned, ctx, cat) = (sql.to_string(), context.clone(), catalog.clone());
-            let decision =
-                tokio::task::spawn_blocking(move || pipeline.decide(&sql_owned, &cat, &ctx))
-                    .await
-                    .map_err(|e| DecideError::Crashed(e.to_string()))?;
+            // The decision's spans belong to the call's trace, on whichever thread decides.
+            let trace = crate::telemetry::carry();
+            let decision = tokio::task::spawn_blocking(move || {
+                trace.run(|| pipeline.decide(&sql_owned, &cat, &ctx))
+            })
+            .await
+            .map_err(|e| DecideError::Crashed(e.to_string()))?;
             if decision.unknown_relations.is_empty() || refreshed {
                 return Ok(decision);
             }

@@ -421,3 +421,19 @@ fn the_ast_json_round_trips_to_the_canonical_sql() {
         serde_json::from_str(&a.ast_json).expect("ast json is a Statement");
     assert_eq!(statement.to_string(), a.sql);
 }
+
+#[test]
+fn a_deep_tree_renders_on_a_small_stack() {
+    // A flat chain of 1,200 operators: ~3,600 levels of JSON, under the render's depth limit.
+    let sql = format!("select 1{}", "+1".repeat(1200));
+    let analysis = analyze(&sql, &Catalog::default(), &SqlLimits::default()).expect("analyzes");
+    let json = analysis.ast_json.clone();
+    // A thread with a small stack, as the host's evaluation threads might have.
+    let rendered = std::thread::Builder::new()
+        .stack_size(256 * 1024)
+        .spawn(move || render_tree(&json))
+        .expect("spawns")
+        .join()
+        .expect("does not overflow");
+    assert_eq!(rendered.expect("renders"), analysis.sql);
+}

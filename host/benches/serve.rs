@@ -198,6 +198,49 @@ async fn main() {
     }
     let (floor50, floor99) = stats(floor);
 
+    // What OpenTelemetry export costs a call: a second server, exporting to a receiver that
+    // answers 200 at once (spans batched, metrics every second), called in turn with this one.
+    let receiver = support::otlp::Receiver::start().await;
+    let endpoint = receiver.endpoint();
+    let traced = {
+        let (bin, config_arg) = (bin.clone(), config_arg.clone());
+        let audit = tmp.path().join("audit-traced.jsonl").display().to_string();
+        let process =
+            TokioChildProcess::new(tokio::process::Command::new(bin).configure(move |cmd| {
+                cmd.args(["serve", "--config", &config_arg, "--audit-log", &audit])
+                    .args(["--otlp", &endpoint])
+                    .env("OTEL_METRIC_EXPORT_INTERVAL", "1000");
+            }))
+            .expect("serve --otlp starts");
+        info().serve(process).await.expect("handshake")
+    };
+    let point = json!({"database": "hr", "sql": POINT});
+    let traced_call = || async {
+        let result = traced
+            .call_tool(
+                CallToolRequestParams::new("query")
+                    .with_arguments(point.as_object().cloned().unwrap_or_default()),
+            )
+            .await
+            .expect("tool answers");
+        assert_ne!(result.is_error, Some(true), "{:?}", result.content);
+    };
+    let (mut plain_calls, mut traced_calls) = (Vec::new(), Vec::new());
+    for i in 0..520 {
+        let t = Instant::now();
+        query(POINT).await;
+        let plain_elapsed = t.elapsed();
+        let t = Instant::now();
+        traced_call().await;
+        if i >= 20 {
+            plain_calls.push(plain_elapsed);
+            traced_calls.push(t.elapsed());
+        }
+    }
+    traced.cancel().await.ok();
+    let (otel_off, otel_on) = (stats(plain_calls), stats(traced_calls));
+    let exported = receiver.bodies("/v1/traces").len() + receiver.bodies("/v1/metrics").len();
+
     // What decoding the 1,000-row answer costs an MCP client, apart from everything else: the
     // answer as it came over stdio (a JSON-RPC response), parsed again and again by rmcp's
     // client types, and, as the least any JSON client pays, into a plain `serde_json::Value`.
@@ -261,5 +304,15 @@ async fn main() {
          serve RSS: idle {:.1} MiB, after the 1,000-row loop {:.1} MiB\n",
         idle_rss as f64 / 1024.0,
         busy_rss as f64 / 1024.0
+    );
+    println!(
+        "\nOpenTelemetry export, point query through the MCP client, 500 calls each, in turn: \
+         p50 {:.3} ms off, {:.3} ms on ({:.2}×); p99 {:.3} / {:.3} ms; {exported} export \
+         requests received",
+        otel_off.0,
+        otel_on.0,
+        otel_on.0 / otel_off.0,
+        otel_off.1,
+        otel_on.1,
     );
 }

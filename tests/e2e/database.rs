@@ -1,6 +1,7 @@
 //! The executor against a real PostgreSQL: every type's JSON, every limit from both sides,
 //! read-only enforcement, connection hygiene (errors, cancellation, restarts) and TLS.
 
+use crate::support::pki::Pki;
 use crate::support::postgres::{connect, database, shared_url, start};
 use querygate::database::{Database, DbError, QueryResult, SslMode, Truncation};
 use querygate::localpg::Options;
@@ -550,48 +551,6 @@ async fn explain_returns_the_plan_as_json() {
         .await
         .expect("plan");
     assert_eq!(plan[0]["Plan"]["Relation Name"], json!("employees"));
-}
-
-/// A CA and a leaf for `localhost` signed by it (rustls refuses a self-signed CA:TRUE leaf).
-struct Pki {
-    dir: tempfile::TempDir,
-}
-
-impl Pki {
-    fn new() -> Pki {
-        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
-        let dir = tempfile::tempdir().expect("tempdir");
-        let ca_key = KeyPair::generate().expect("key");
-        let mut ca = CertificateParams::new(Vec::<String>::new()).expect("params");
-        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca.distinguished_name
-            .push(DnType::CommonName, "querygate test CA");
-        let ca_cert = ca.self_signed(&ca_key).expect("ca");
-        let issuer = rcgen::Issuer::new(ca, ca_key);
-        let leaf_key = KeyPair::generate().expect("key");
-        let leaf = CertificateParams::new(vec!["localhost".to_string()]).expect("params");
-        let leaf_cert = leaf.signed_by(&leaf_key, &issuer).expect("leaf");
-        let other_key = KeyPair::generate().expect("key");
-        let mut other = CertificateParams::new(Vec::<String>::new()).expect("params");
-        other.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        other
-            .distinguished_name
-            .push(DnType::CommonName, "some other CA");
-        let other_cert = other.self_signed(&other_key).expect("other ca");
-        for (name, pem) in [
-            ("ca.pem", ca_cert.pem()),
-            ("other-ca.pem", other_cert.pem()),
-            ("server.crt", leaf_cert.pem()),
-            ("server.key", leaf_key.serialize_pem()),
-        ] {
-            std::fs::write(dir.path().join(name), pem).expect("write");
-        }
-        Pki { dir }
-    }
-
-    fn path(&self, name: &str) -> String {
-        self.dir.path().join(name).display().to_string()
-    }
 }
 
 #[tokio::test]

@@ -5,113 +5,15 @@
 //! standard OTLP environment variables set.
 
 use crate::serve::{call, demo_postgres, error_text, structured, write_config};
+use crate::support::otlp::Receiver;
+use crate::support::pki::Pki;
 use crate::support::{policy, querygate_bin};
 use rmcp::ServiceExt;
 use rmcp::model::{ClientCapabilities, ClientConfig, Implementation};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpListener;
-
-/// An OTLP/HTTP receiver: answers every POST with 200 and keeps (path, JSON body).
-struct Receiver {
-    port: u16,
-    received: Arc<Mutex<Vec<(String, Value)>>>,
-    connections: Arc<Mutex<usize>>,
-}
-
-impl Receiver {
-    async fn start() -> Receiver {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let port = listener.local_addr().expect("address").port();
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let connections = Arc::new(Mutex::new(0));
-        let (got, count) = (received.clone(), connections.clone());
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                *count.lock().expect("lock") += 1;
-                let got = got.clone();
-                tokio::spawn(async move {
-                    let mut stream = BufReader::new(stream);
-                    // One request after another on a kept-alive connection.
-                    while let Some((path, body)) = read_request(&mut stream).await {
-                        let body: Value = serde_json::from_slice(&body)
-                            .unwrap_or_else(|e| panic!("{path}: the body is not JSON: {e}"));
-                        got.lock().expect("lock").push((path, body));
-                        let answer = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
-                                      content-length: 2\r\n\r\n{}";
-                        if stream.write_all(answer.as_bytes()).await.is_err() {
-                            return;
-                        }
-                    }
-                });
-            }
-        });
-        Receiver {
-            port,
-            received,
-            connections,
-        }
-    }
-
-    fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// The bodies POSTed to `path` so far.
-    fn bodies(&self, path: &str) -> Vec<Value> {
-        let received = self.received.lock().expect("lock");
-        received
-            .iter()
-            .filter(|(p, _)| p == path)
-            .map(|(_, b)| b.clone())
-            .collect()
-    }
-
-    /// Wait (up to a minute) until `done` holds for the bodies of `path`.
-    async fn wait_for(&self, path: &str, what: &str, done: impl Fn(&[Value]) -> bool) {
-        let started = Instant::now();
-        while !done(&self.bodies(path)) {
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "no {what} at {path}: got {:#}",
-                json!(self.bodies(path))
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
-
-/// One HTTP/1.1 POST (with a content-length) from `stream`: its path and body; None at the end
-/// of the connection.
-async fn read_request(stream: &mut BufReader<tokio::net::TcpStream>) -> Option<(String, Vec<u8>)> {
-    let mut line = String::new();
-    stream.read_line(&mut line).await.ok().filter(|&n| n > 0)?;
-    let mut words = line.split_whitespace();
-    assert_eq!(words.next(), Some("POST"), "{line}");
-    let path = words.next().expect("a path").to_string();
-    let mut length = None;
-    loop {
-        let mut header = String::new();
-        stream.read_line(&mut header).await.ok()?;
-        let header = header.trim_end();
-        if header.is_empty() {
-            break;
-        }
-        let (name, value) = header.split_once(':').expect("a header");
-        match name.to_ascii_lowercase().as_str() {
-            "content-length" => length = value.trim().parse::<usize>().ok(),
-            "content-type" => assert_eq!(value.trim(), "application/json", "{path}"),
-            _ => {}
-        }
-    }
-    let mut body = vec![0; length.expect("a content-length")];
-    stream.read_exact(&mut body).await.ok()?;
-    Some((path, body))
-}
+use std::time::Duration;
 
 /// `serve` on `config` with `args` and `env`; the child is ours, to wait for its exit.
 async fn serve(
@@ -449,5 +351,58 @@ async fn without_otlp_nothing_is_sent_even_with_the_standard_variables_set() {
     // Several export intervals, then the end of the session, when an exporter would flush.
     tokio::time::sleep(Duration::from_millis(500)).await;
     close(client, child).await;
-    assert_eq!(*receiver.connections.lock().expect("lock"), 0);
+    assert_eq!(receiver.connections(), 0);
+}
+
+/// Over `https://`, spans reach a collector whose certificate chains to a root the system
+/// trusts (here `SSL_CERT_FILE`, which the exporter reads like the system's roots), and never
+/// one it cannot verify; either way the call is answered and the session ends cleanly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_https_only_a_collector_with_a_trusted_certificate_receives() {
+    let pg = demo_postgres().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write_config(dir.path(), &pg, true, "");
+    let pki = Pki::for_names(&["127.0.0.1"]);
+    let receiver = Receiver::start_tls(&pki).await;
+    let endpoint = receiver.endpoint();
+    assert!(endpoint.starts_with("https://"), "{endpoint}");
+    for (roots, trusted) in [("other-ca.pem", false), ("ca.pem", true)] {
+        let connections = receiver.connections();
+        let (client, child) = serve(
+            &config,
+            &["--otlp", &endpoint],
+            &[("SSL_CERT_FILE", &pki.path(roots))],
+        )
+        .await;
+        let result = call(
+            &client,
+            "query",
+            json!({"database": "hr", "sql": "select id from employees order by id"}),
+        )
+        .await;
+        assert_eq!(
+            structured(&result)["row_count"],
+            100,
+            "{}",
+            error_text(&result)
+        );
+        // The end of the session sends the call's spans.
+        close(client, child).await;
+        assert!(
+            receiver.connections() > connections,
+            "the exporter did not try {endpoint} (roots: {roots})"
+        );
+        let names: Vec<Value> = spans(&receiver.bodies("/v1/traces"))
+            .iter()
+            .map(|span| span["name"].clone())
+            .collect();
+        if trusted {
+            assert!(names.contains(&json!("tools/call query")), "{names:?}");
+        } else {
+            assert!(
+                names.is_empty(),
+                "spans went to a collector whose certificate the exporter cannot verify: {names:?}"
+            );
+        }
+    }
 }

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test or bench binary uses a part of it
 
+pub mod otlp;
+pub mod pki;
 pub mod postgres;
 
 use std::path::{Path, PathBuf};

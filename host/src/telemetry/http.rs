@@ -51,7 +51,12 @@ impl HttpClient for Client {
     async fn send_bytes(&self, request: Request<Bytes>) -> Result<Response<Bytes>, HttpError> {
         let (parts, body) = request.into_parts();
         let request = Request::from_parts(parts, body.to_vec());
-        let response = self.0.run(request)?;
+        let uri = request.uri().clone();
+        // The SDK reports only "network error"; say what failed (a refused connection, a
+        // certificate the system's roots do not verify, …) and where.
+        let response = self.0.run(request).inspect_err(|error| {
+            tracing::warn!(%error, endpoint = %uri, "cannot send telemetry to the OTLP collector");
+        })?;
         let (parts, mut body) = response.into_parts();
         // An OTLP answer is a small status message; anything larger is not read.
         let body = body.with_config().limit(64 * 1024).read_to_vec()?;

@@ -52,6 +52,20 @@ fn server_pid(config: &str) -> u32 {
     panic!("querygate serve is not running")
 }
 
+/// One `query` call on `client`; a tool error stops the harness.
+async fn query_on(client: &rmcp::Peer<rmcp::RoleClient>, sql: &str) -> rmcp::model::CallToolResult {
+    let args = json!({"database": "hr", "sql": sql});
+    let result = client
+        .call_tool(
+            CallToolRequestParams::new("query")
+                .with_arguments(args.as_object().cloned().unwrap_or_default()),
+        )
+        .await
+        .expect("tool answers");
+    assert_ne!(result.is_error, Some(true), "{:?}", result.content);
+    result
+}
+
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     let bin = querygate_bin();
@@ -111,22 +125,7 @@ async fn main() {
 
     let client = info().serve(spawn()).await.expect("handshake");
     let pid = server_pid(&config_arg);
-    // One `query` call; a tool error stops the harness.
-    let query = |sql: &'static str| {
-        let client = &client;
-        async move {
-            let args = json!({"database": "hr", "sql": sql});
-            let result = client
-                .call_tool(
-                    CallToolRequestParams::new("query")
-                        .with_arguments(args.as_object().cloned().unwrap_or_default()),
-                )
-                .await
-                .expect("tool answers");
-            assert_ne!(result.is_error, Some(true), "{:?}", result.content);
-            result
-        }
-    };
+    let query = |sql: &'static str| query_on(&client, sql);
     let call = |sql: &'static str| {
         let query = &query;
         async move {
@@ -214,24 +213,13 @@ async fn main() {
             .expect("serve --otlp starts");
         info().serve(process).await.expect("handshake")
     };
-    let point = json!({"database": "hr", "sql": POINT});
-    let traced_call = || async {
-        let result = traced
-            .call_tool(
-                CallToolRequestParams::new("query")
-                    .with_arguments(point.as_object().cloned().unwrap_or_default()),
-            )
-            .await
-            .expect("tool answers");
-        assert_ne!(result.is_error, Some(true), "{:?}", result.content);
-    };
     let (mut plain_calls, mut traced_calls) = (Vec::new(), Vec::new());
     for i in 0..520 {
         let t = Instant::now();
         query(POINT).await;
         let plain_elapsed = t.elapsed();
         let t = Instant::now();
-        traced_call().await;
+        query_on(&traced, POINT).await;
         if i >= 20 {
             plain_calls.push(plain_elapsed);
             traced_calls.push(t.elapsed());

@@ -8,12 +8,32 @@ use crate::serve::{call, demo_postgres, error_text, structured, write_config};
 use crate::support::otlp::Receiver;
 use crate::support::pki::Pki;
 use crate::support::{policy, querygate_bin};
+use querygate::localpg::LocalPostgres;
 use rmcp::ServiceExt;
 use rmcp::model::{ClientCapabilities, ClientConfig, Implementation};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+/// What every test here serves: the demo data on a throwaway PostgreSQL, and a configuration
+/// with the example policies (in a directory that lives as long as the test).
+struct Setup {
+    _pg: LocalPostgres,
+    _dir: tempfile::TempDir,
+    config: PathBuf,
+}
+
+async fn setup() -> Setup {
+    let pg = demo_postgres().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write_config(dir.path(), &pg, true, "");
+    Setup {
+        _pg: pg,
+        _dir: dir,
+        config,
+    }
+}
 
 /// `serve` on `config` with `args` and `env`; the child is ours, to wait for its exit.
 async fn serve(
@@ -147,13 +167,11 @@ fn sha256_of(path: &Path) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_tool_call_is_a_trace_and_decisions_are_counted_by_outcome() {
-    let pg = demo_postgres().await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = write_config(dir.path(), &pg, true, "");
+    let Setup { config, .. } = &setup().await;
     let receiver = Receiver::start().await;
     let endpoint = receiver.endpoint();
     let (client, child) = serve(
-        &config,
+        config,
         &["--otlp", &endpoint],
         // Metrics every 200 ms; spans only in a batch that is never due, so those that arrive
         // were sent when the session ended.
@@ -326,13 +344,11 @@ async fn each_tool_call_is_a_trace_and_decisions_are_counted_by_outcome() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_otlp_nothing_is_sent_even_with_the_standard_variables_set() {
-    let pg = demo_postgres().await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = write_config(dir.path(), &pg, true, "");
+    let Setup { config, .. } = &setup().await;
     let receiver = Receiver::start().await;
     let endpoint = receiver.endpoint();
     let (client, child) = serve(
-        &config,
+        config,
         &[],
         &[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
@@ -359,9 +375,7 @@ async fn without_otlp_nothing_is_sent_even_with_the_standard_variables_set() {
 /// one it cannot verify; either way the call is answered and the session ends cleanly.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn over_https_only_a_collector_with_a_trusted_certificate_receives() {
-    let pg = demo_postgres().await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = write_config(dir.path(), &pg, true, "");
+    let Setup { config, .. } = &setup().await;
     let pki = Pki::for_names(&["127.0.0.1"]);
     let receiver = Receiver::start_tls(&pki).await;
     let endpoint = receiver.endpoint();
@@ -369,7 +383,7 @@ async fn over_https_only_a_collector_with_a_trusted_certificate_receives() {
     for (roots, trusted) in [("other-ca.pem", false), ("ca.pem", true)] {
         let connections = receiver.connections();
         let (client, child) = serve(
-            &config,
+            config,
             &["--otlp", &endpoint],
             &[("SSL_CERT_FILE", &pki.path(roots))],
         )

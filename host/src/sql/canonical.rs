@@ -15,6 +15,10 @@ use sqlparser::ast::Statement;
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::{Parser, ParserError};
 
+// The guest SDK's reader of tree JSON, the same file: the host renders what policies edit.
+#[path = "../../../policies/sdk/src/tree_json.rs"]
+mod tree_json;
+
 /// sqlparser's analysis of a text that already passed [`super::check_raw_text`].
 pub(super) fn analyze_checked_text(
     sql: &str,
@@ -145,7 +149,7 @@ pub fn render_tree(json: &str) -> Result<String, String> {
             json.len()
         ));
     }
-    let depth = json_depth(json);
+    let depth = tree_json::depth(json);
     if depth > MAX_TREE_JSON_DEPTH {
         return Err(format!(
             "the syntax tree is nested {depth} levels deep in JSON, more than the \
@@ -156,40 +160,9 @@ pub fn render_tree(json: &str) -> Result<String, String> {
     // sqlparser's large enums are several KiB each.
     let stack = 1024 * 1024 + depth * 64 * 1024;
     stacker::maybe_grow(stack, stack, || {
-        let mut deserializer = serde_json::Deserializer::from_str(json);
-        deserializer.disable_recursion_limit();
-        let statement: Statement = serde::Deserialize::deserialize(&mut deserializer)
-            .and_then(|tree| deserializer.end().map(|()| tree))
-            .map_err(|error| {
-                format!("the syntax tree is not a statement in sqlparser 0.64's format: {error}")
-            })?;
+        let statement: Statement = tree_json::read_unbounded(json).map_err(|error| {
+            format!("the syntax tree is not a statement in sqlparser 0.64's format: {error}")
+        })?;
         Ok(statement.to_string())
     })
-}
-
-/// The deepest nesting of objects and arrays in `json`, counted without parsing it.
-fn json_depth(json: &str) -> usize {
-    let (mut depth, mut deepest) = (0usize, 0usize);
-    let (mut in_string, mut escaped) = (false, false);
-    for byte in json.bytes() {
-        if in_string {
-            match byte {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match byte {
-            b'"' => in_string = true,
-            b'{' | b'[' => {
-                depth += 1;
-                deepest = deepest.max(depth);
-            }
-            b'}' | b']' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    deepest
 }

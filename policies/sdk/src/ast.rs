@@ -34,46 +34,15 @@ pub(crate) fn parse_ast_json(json: &str) -> Result<sqlparser::ast::Statement, St
                 .to_owned(),
         );
     }
-    if json_depth(json) > MAX_JSON_DEPTH {
+    if crate::tree_json::depth(json) > MAX_JSON_DEPTH {
         return Err(
             "the statement is nested too deeply for this policy to read; split it into \
                     simpler statements"
                 .to_owned(),
         );
     }
-    let mut deserializer = serde_json::Deserializer::from_str(json);
-    deserializer.disable_recursion_limit();
-    let tree = serde::Deserialize::deserialize(&mut deserializer)
-        .and_then(|tree| deserializer.end().map(|()| tree))
-        .map_err(|error| format!("cannot read the statement's syntax tree: {error}"))?;
-    Ok(tree)
-}
-
-/// The deepest nesting of objects and arrays in `json`, without parsing it.
-fn json_depth(json: &str) -> usize {
-    let (mut depth, mut deepest) = (0usize, 0usize);
-    let (mut in_string, mut escaped) = (false, false);
-    for byte in json.bytes() {
-        if in_string {
-            match byte {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match byte {
-            b'"' => in_string = true,
-            b'{' | b'[' => {
-                depth += 1;
-                deepest = deepest.max(depth);
-            }
-            b'}' | b']' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    deepest
+    crate::tree_json::read_unbounded(json)
+        .map_err(|error| format!("cannot read the statement's syntax tree: {error}"))
 }
 
 /// The verdict for a possibly changed tree: [`Verdict::Allow`] when it renders to the statement's

@@ -41,6 +41,8 @@ mod statement;
 pub mod ast;
 #[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
 pub mod testing;
+#[cfg(feature = "ast")]
+mod tree_json;
 
 #[cfg(feature = "ast")]
 pub use sqlparser;

@@ -86,6 +86,10 @@ const RUST: &[(&str, &str)] = &[
         "vendor/querygate-policy/src/ast.rs",
         repo_file!("policies/sdk/src/ast.rs"),
     ),
+    (
+        "vendor/querygate-policy/src/tree_json.rs",
+        repo_file!("policies/sdk/src/tree_json.rs"),
+    ),
 ];
 
 /// The SDK's lib.rs; its native test helpers (`testing`) need querygate's source and stay out.
